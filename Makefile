@@ -1,0 +1,32 @@
+# Every target builds .venv on first use; only Python 3.11 is needed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench lint eval clean
+
+$(BIN)/hotline: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/hotline
+	$(BIN)/hotline db upgrade
+	$(BIN)/hotline serve --host $(HOST) --port $(PORT)
+
+test: $(BIN)/hotline
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/hotline
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m tests.bench
+
+lint: $(BIN)/hotline
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check bot handlers content tests
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

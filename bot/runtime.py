@@ -1,0 +1,93 @@
+"""Composition root: settings -> engine, router, API clients. The only module importing handlers."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from bot.config import Account, Settings
+from bot.db import make_engine, make_sessionmaker
+from bot.dispatch import Incoming, Reply, Router
+from bot.metrics import Metrics
+
+
+@dataclass
+class HandlerContext:
+    """What a handler gets besides the message: the runtime's services, the account, a clock."""
+
+    runtime: Runtime
+    account: Account
+
+    def session(self):
+        """A new ORM session (use as ``with ctx.session.begin() as s:``)."""
+        return self.runtime.sessionmaker()
+
+    @property
+    def router(self) -> Router:
+        return self.runtime.router
+
+    def now(self) -> float:
+        return self.runtime.clock()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessionmaker: sessionmaker
+    router: Router
+    clock: Callable[[], float] = time.time
+    metrics: Metrics = field(default_factory=Metrics)
+    _executor: ThreadPoolExecutor | None = None
+    _executor_pid: int = 0
+    _apis: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run `fn` on this process's handler pool (made after fork, never inherited)."""
+        if self._executor is None or self._executor_pid != os.getpid():
+            with self._lock:
+                if self._executor is None or self._executor_pid != os.getpid():
+                    self._executor = ThreadPoolExecutor(16, thread_name_prefix="handler")
+                    self._executor_pid = os.getpid()
+        return self._executor.submit(fn, *args)
+
+    def handle(self, account: Account, msg: Incoming) -> tuple[Reply, str]:
+        return self.router.dispatch(msg, HandlerContext(self, account))
+
+    def api(self, account_name: str):
+        """The outbound WeChat API of one account (shared token, windows, records)."""
+        from bot.wechat.api import WeChatAPI
+
+        with self._lock:
+            if account_name not in self._apis:
+                account = self.settings.account(account_name)
+                if account is None:
+                    raise KeyError(f"no account named {account_name!r}")
+                self._apis[account_name] = WeChatAPI(self.settings, account, self.engine)
+            return self._apis[account_name]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def build_router() -> Router:
+    from handlers import GROUPS
+
+    return Router(GROUPS)
+
+
+def build_runtime(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runtime:
+    engine = make_engine(settings.database_url)
+    return Runtime(settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
+                   router=build_router(), clock=clock)

@@ -1,0 +1,7 @@
+"""Fake WeChat API (placeholder until the simulator lands)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+blueprint = Blueprint("sim_api", __name__)

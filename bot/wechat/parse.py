@@ -1,0 +1,95 @@
+"""Safe parsing of inbound XML into wechatpy message objects.
+
+DTDs are refused outright (no XXE, no billion laughs); entity declarations likewise.
+The class selection follows `wechatpy.parser.parse_message`, which cannot take a parsed dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.parsers import expat
+
+import xmltodict
+from wechatpy.events import EVENT_TYPES
+from wechatpy.messages import MESSAGE_TYPES, BaseMessage, UnknownMessage
+
+REQUIRED = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
+
+
+class BadMessage(ValueError):
+    """The body is not a WeChat message we can read; the text says why (for the log)."""
+
+
+class _NoDTDExpat:
+    """An `expat` stand-in for xmltodict whose parsers refuse any DOCTYPE."""
+
+    ExpatError = expat.ExpatError
+
+    @staticmethod
+    def ParserCreate(*args: Any, **kwargs: Any):  # noqa: N802 - expat's name
+        parser = expat.ParserCreate(*args, **kwargs)
+
+        def refuse(*_args: Any) -> None:
+            raise BadMessage("DTD not allowed")
+
+        parser.StartDoctypeDeclHandler = refuse
+        parser.EntityDeclHandler = refuse
+        parser.ExternalEntityRefHandler = refuse
+        return parser
+
+
+def parse_xml(body: bytes | str) -> dict[str, Any]:
+    """The `<xml>` root of a WeChat body as a dict of strings (nested elements as dicts)."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not body.strip():
+        raise BadMessage("empty body")
+    try:
+        data = xmltodict.parse(body, expat=_NoDTDExpat, disable_entities=True)
+    except BadMessage:
+        raise
+    except (expat.ExpatError, ValueError) as exc:
+        raise BadMessage(f"malformed XML: {exc}") from exc
+    root = data.get("xml") if isinstance(data, dict) else None
+    if not isinstance(root, dict):
+        raise BadMessage("root element is not <xml> with children")
+    return root
+
+
+def to_message(fields: dict[str, Any]) -> BaseMessage:
+    """Pick the wechatpy message or event class for `fields` and build it."""
+    missing = [name for name in REQUIRED if not isinstance(fields.get(name), str)]
+    if missing:
+        raise BadMessage(f"missing or nested field(s): {', '.join(missing)}")
+    if not fields["CreateTime"].strip().isdigit():
+        raise BadMessage("CreateTime is not a number")
+    message_type = fields["MsgType"].lower()
+    if message_type != "event":
+        return _build(MESSAGE_TYPES.get(message_type, UnknownMessage), fields)
+    event = fields.get("Event")
+    event_type = event.lower() if isinstance(event, str) else ""
+    event_key = fields.get("EventKey")
+    if event_type == "subscribe" and isinstance(event_key, str) and event_key:
+        if event_key.startswith(("scanbarcode|", "scanimage|")):
+            event_type = "subscribe_scan_product"
+            fields = {**fields, "Event": event_type}
+        elif event_key.startswith("qrscene_"):
+            event_type = "subscribe_scan"
+            fields = {**fields, "Event": event_type, "EventKey": event_key[len("qrscene_"):]}
+    return _build(EVENT_TYPES.get(event_type, UnknownMessage), fields)
+
+
+def _build(cls: type[BaseMessage], fields: dict[str, Any]) -> BaseMessage:
+    try:
+        return cls(fields)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise BadMessage(f"fields do not fit {cls.__name__}: {exc}") from exc
+
+
+def message_key(fields: dict[str, Any]) -> str:
+    """The retry key: MsgId for messages; sender, time and event for events."""
+    msg_id = fields.get("MsgId")
+    if isinstance(msg_id, str) and msg_id.strip() and fields.get("MsgType") != "event":
+        return f"m:{msg_id.strip()}"
+    event = fields.get("Event") if isinstance(fields.get("Event"), str) else ""
+    return f"e:{fields['FromUserName']}:{fields['CreateTime'].strip()}:{event}"[:128]

@@ -1,0 +1,215 @@
+"""The webhook: verify, decrypt, parse, claim, dispatch, reply.
+
+`GET /wechat[/<name>]` echoes `echostr` for WeChat's server check; `POST` handles one message.
+No input yields a 500: a bad request gets 400/403/413 with the reason logged, and a handler
+that fails or runs past the budget still leaves a logged message and a reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from flask import Blueprint, Response, abort, current_app, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from bot.config import Account
+from bot.dispatch import Incoming, normalize
+from bot.services import messages
+from bot.wechat.crypto import DecryptError, MessageCrypto, SignatureError, fresh, verify
+from bot.wechat.parse import BadMessage, message_key, parse_xml, to_message
+from bot.wechat.replies import plain_text, render
+
+log = logging.getLogger("hotline.webhook")
+blueprint = Blueprint("wechat", __name__)
+SUCCESS = "success"
+APOLOGY = "抱歉，系统暂时忙不过来。您的消息已经记下，我们会尽快回复您。"
+
+
+def _runtime():
+    return current_app.extensions["hotline"]
+
+
+def _account(name: str | None) -> Account:
+    account = _runtime().settings.account(name or "default")
+    if account is None:
+        abort(404)
+    return account
+
+
+def _refuse(status: int, reason: str, account: Account) -> Response:
+    log.warning("webhook %s refused %s: %s (from %s)", account.name, status, reason,
+                request.remote_addr)
+    _runtime().metrics.incr("webhook_refused", reason=str(status))
+    return Response(reason if status != 403 else "forbidden", status=status,
+                    mimetype="text/plain")
+
+
+def _check_signature(account: Account) -> Response | None:
+    args = request.args
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    try:
+        verify((account.token, timestamp, nonce), args.get("signature", ""))
+    except SignatureError:
+        return _refuse(403, "bad signature", account)
+    if not fresh(timestamp, _runtime().settings.timestamp_window, _runtime().clock()):
+        return _refuse(403, "timestamp outside the window", account)
+    return None
+
+
+@blueprint.get("/wechat", defaults={"name": None})
+@blueprint.get("/wechat/<name>")
+def verify_server(name: str | None) -> Response:
+    account = _account(name)
+    refused = _check_signature(account)
+    if refused is not None:
+        return refused
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@blueprint.post("/wechat", defaults={"name": None})
+@blueprint.post("/wechat/<name>")
+def receive(name: str | None) -> Response:
+    account = _account(name)
+    runtime = _runtime()
+    request.max_content_length = runtime.settings.max_body_bytes
+    refused = _check_signature(account)
+    if refused is not None:
+        return refused
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _refuse(413, "body too large", account)
+    safe_mode = request.args.get("encrypt_type", "raw").lower() == "aes"
+    try:
+        fields, crypto = _open(account, body, safe_mode)
+        message = to_message(fields)
+    except BadMessage as exc:
+        return _refuse(400, str(exc), account)
+    except (SignatureError, DecryptError) as exc:
+        return _refuse(403 if isinstance(exc, SignatureError) else 400, str(exc), account)
+    incoming = _incoming(account, fields, message)
+    xml = answer(runtime, account, incoming)
+    if not xml:
+        return Response(SUCCESS, mimetype="text/plain")
+    if crypto is not None:
+        xml = crypto.encrypt(xml, request.args.get("nonce") or secrets.token_hex(8))
+    return Response(xml, mimetype="application/xml")
+
+
+def _open(account: Account, body: bytes, safe_mode: bool) -> tuple[dict, MessageCrypto | None]:
+    """The message fields, decrypted in safe/compatible mode; and the crypto to reply with."""
+    outer = parse_xml(body)
+    if not safe_mode:
+        return outer, None
+    if not account.aes_key:
+        raise BadMessage("encrypt_type=aes but this account has no EncodingAESKey")
+    encrypted = outer.get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise BadMessage("encrypt_type=aes without an Encrypt field")
+    crypto = MessageCrypto(account.token, account.appid, account.aes_key,
+                           account.previous_aes_key)
+    args = request.args
+    inner = crypto.decrypt(encrypted, args.get("msg_signature", ""), args.get("timestamp", ""),
+                           args.get("nonce", ""))
+    return parse_xml(inner), crypto
+
+
+def _text(fields: dict, name: str) -> str:
+    value = fields.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _incoming(account: Account, fields: dict, message) -> Incoming:
+    msg_type = fields["MsgType"].lower()
+    text = _text(fields, "Content") if msg_type == "text" else _text(fields, "Recognition")
+    data = message._data  # wechatpy's fields, with qrscene_ already stripped
+    return Incoming(
+        account=account.name,
+        openid=fields["FromUserName"],
+        msg_type=msg_type,
+        text=text,
+        normalized=normalize(text),
+        event=_text(data, "Event").lower() if msg_type == "event" else "",
+        event_key=_text(data, "EventKey"),
+        media_id=_text(fields, "MediaId"),
+        msg_key=message_key(fields),
+        create_time=int(fields["CreateTime"].strip()),
+        fields={**fields, "_to": fields["ToUserName"]},
+    )
+
+
+def answer(runtime, account: Account, msg: Incoming) -> str:
+    """Claim the message, run its handler within the budget, and return the reply XML.
+
+    An empty string means `success`: nothing to say, a retry of a message still being
+    handled, or a handler past the budget (its reply then goes out as a customer-service
+    message when it is ready)."""
+    started = time.perf_counter()
+    with runtime.engine.begin() as conn:
+        claim = messages.claim(conn, msg)
+    if not claim.first:
+        runtime.metrics.incr("dedupe_hits")
+        return claim.reply_xml if claim.status == "answered" else ""
+    future = runtime.submit(runtime.handle, account, msg)
+    remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
+    try:
+        reply, rule = future.result(timeout=max(remaining, 0.0))
+    except FutureTimeout:
+        _defer(runtime, account, msg, claim.id, future, started)
+        return ""
+    except Exception as exc:  # noqa: BLE001 - a handler's bug must not become a 500
+        return _failed(runtime, msg, claim.id, exc, started)
+    kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
+                       create_time=int(runtime.clock()))
+    with runtime.engine.begin() as conn:
+        messages.finish(conn, claim.id, status="answered", reply_kind=kind, reply_xml=xml,
+                        reply_text=plain_text(reply), handled_ms=_ms(started))
+    runtime.metrics.incr("handled", rule=rule.split(":")[-1])
+    return xml
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _failed(runtime, msg: Incoming, message_id: int, exc: BaseException, started: float) -> str:
+    log.error("handler failed for %s %s", msg.account, msg.msg_key, exc_info=exc)
+    runtime.metrics.incr("handler_errors")
+    kind, xml = render(APOLOGY, to_user=msg.openid, from_user=msg.fields["_to"],
+                       create_time=int(runtime.clock()))
+    with runtime.engine.begin() as conn:
+        messages.finish(conn, message_id, status="failed", reply_kind=kind, reply_xml=xml,
+                        reply_text=APOLOGY, handled_ms=_ms(started), error=repr(exc))
+    return xml
+
+
+def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
+           started: float) -> None:
+    """Past the budget: answer `success` now, send the reply when the handler is done."""
+    log.info("handler past the %.1fs budget for %s; replying later",
+             runtime.settings.reply_budget, msg.msg_key)
+    runtime.metrics.incr("deferred")
+    with runtime.engine.begin() as conn:
+        messages.finish(conn, message_id, status="deferred", handled_ms=_ms(started))
+
+    def deliver(done) -> None:
+        try:
+            reply, _rule = done.result()
+        except Exception as exc:  # noqa: BLE001
+            reply = APOLOGY
+            log.error("deferred handler failed for %s", msg.msg_key, exc_info=exc)
+        result = runtime.api(account.name).send_reply(msg.openid, reply, inbound_id=message_id)
+        with runtime.engine.begin() as conn:
+            messages.finish(conn, message_id, status="sent" if result.ok else "failed",
+                            reply_kind="custom", reply_text=plain_text(reply),
+                            handled_ms=_ms(started), error=result.error)
+
+    future.add_done_callback(deliver)
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    return Response(exc.description or exc.name, status=exc.code or 400, mimetype="text/plain")

@@ -1,0 +1,7 @@
+"""What the bot says. `GROUPS` is the priority order the router applies within each rule kind."""
+
+from __future__ import annotations
+
+from handlers import events, fallback
+
+GROUPS = [events.group, fallback.group]

@@ -1,0 +1,42 @@
+"""Follow, unfollow, scans and menu taps."""
+
+from __future__ import annotations
+
+from bot.dispatch import HandlerGroup, Incoming
+
+group = HandlerGroup("events")
+
+WELCOME = (
+    "您好，欢迎关注{title}！\n"
+    "这里可以查询扶贫政策法规、贫困村贫困户认定标准及申报程序、扶贫资金项目信息，"
+    "以及省扶贫办政府信息公开年度报告中的数据；也可以留言咨询、投诉、提建议，"
+    "我们件件有答复。\n回复“帮助”查看可以问什么。"
+)
+
+
+def _title(ctx) -> str:
+    return ctx.account.title or "本公众号"
+
+
+@group.event("subscribe", "subscribe_scan")
+def welcome(msg: Incoming, ctx) -> str:
+    """关注时的欢迎语"""
+    return WELCOME.format(title=_title(ctx))
+
+
+@group.event("scan")
+def welcome_back(msg: Incoming, ctx) -> str:
+    """已关注用户扫码"""
+    return f"欢迎回来！{WELCOME.format(title=_title(ctx)).split(chr(10), 1)[1]}"
+
+
+@group.event("unsubscribe")
+def farewell(msg: Incoming, ctx) -> None:
+    """取消关注：不能再发消息，只记录"""
+    return None
+
+
+@group.event("click")
+def unknown_menu(msg: Incoming, ctx) -> str:
+    """菜单按钮没有对应的内容"""
+    return "这个菜单项正在完善中。您可以直接发文字提问，或回复“帮助”查看可以问什么。"
