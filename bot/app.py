@@ -7,8 +7,8 @@ import logging
 from flask import Flask, Response, current_app
 from sqlalchemy import text
 
-from bot.config import Settings
 from bot import simulator
+from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 from bot.wechat import webhook
 

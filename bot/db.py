@@ -34,7 +34,8 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-IntPK = Annotated[int, mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)]
+BigID = BigInteger().with_variant(Integer, "sqlite")
+IntPK = Annotated[int, mapped_column(BigID, primary_key=True)]
 Timestamp = Annotated[dt.datetime, mapped_column(DateTime, default=utcnow)]
 OpenID = Annotated[str, mapped_column(String(64))]
 AccountName = Annotated[str, mapped_column(String(32))]

@@ -11,7 +11,9 @@ The router's order, fixed and documented here (and shown by ``Router.describe()`
 3. ``regex``   - a pattern matches the normalized text; groups in priority order.
 4. ``contains``- the normalized text contains a word; groups in priority order.
 5. ``msg_type``- any message of a type (``image``, ``voice``, ``location``, ...).
-6. ``fallback``- the first group (in priority order) that declares one.
+6. ``fallback``- text only: the first group (in priority order) that declares one.
+
+Anything else (unknown message types, events nobody claimed) gets no reply: ``success``.
 
 Before step 2, each group's ``intercept`` rules run in priority order: a dialog in progress
 (case intake, a pending numbered choice) sees the text first and may decline by returning
@@ -234,7 +236,7 @@ class Router:
                 reply = match.handler(msg, ctx)
             if reply is not NotHandled:
                 return reply, f"{match.group}:{match.kind}"
-        if self._fallback is not None and not msg.is_event:
+        if self._fallback is not None and msg.msg_type == "text":
             return self._fallback(msg, ctx), "fallback"
         return None, "none"
 

@@ -21,7 +21,8 @@ def non_text(msg: Incoming, ctx) -> str:
         return f"收到您的语音：“{msg.text}”。目前请用文字提问，我们能更准确地回答。"
     kind = {"image": "图片", "voice": "语音", "video": "视频", "shortvideo": "小视频",
             "location": "位置", "link": "链接", "file": "文件"}.get(msg.msg_type, "消息")
-    return f"已收到您的{kind}，谢谢！目前机器人只能读懂文字，请用文字描述您的问题；回复“帮助”查看可以问什么。"
+    return (f"已收到您的{kind}，谢谢！目前机器人只能读懂文字，"
+            "请用文字描述您的问题；回复“帮助”查看可以问什么。")
 
 
 @group.fallback

@@ -53,3 +53,56 @@ def account(settings):
 
 def pg_url() -> str:
     return os.environ.get("HOTLINE_TEST_PG_URL", "")
+
+
+@pytest.fixture
+def pg_database_url():
+    """A fresh PostgreSQL schema for one test (skipped without HOTLINE_TEST_PG_URL)."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+
+    base = pg_url()
+    if not base:
+        pytest.skip("HOTLINE_TEST_PG_URL not set")
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+class LiveServer:
+    """The app on a real port in a background thread (werkzeug, threaded)."""
+
+    def __init__(self, app) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live(runtime):
+    """A live server whose outbound API points at its own fake WeChat API."""
+    from werkzeug.serving import make_server  # noqa: F401 - fail early if missing
+
+    app = create_app(runtime=runtime)
+    server = LiveServer(app)
+    runtime.settings = runtime.settings.with_overrides(
+        public_url=server.url, api_base=f"{server.url}/sim/api/")
+    yield server
+    server.stop()

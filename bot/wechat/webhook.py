@@ -201,11 +201,16 @@ def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
         except Exception as exc:  # noqa: BLE001
             reply = APOLOGY
             log.error("deferred handler failed for %s", msg.msg_key, exc_info=exc)
-        result = runtime.api(account.name).send_reply(msg.openid, reply, inbound_id=message_id)
+        try:
+            result = runtime.api(account.name).send_reply(msg.openid, reply,
+                                                          inbound_id=message_id)
+            status, error = ("sent", "") if result.ok else ("failed", result.error)
+        except Exception as exc:  # noqa: BLE001 - keep the row honest whatever happens
+            log.error("deferred reply to %s not sent", msg.msg_key, exc_info=exc)
+            status, error = "failed", repr(exc)
         with runtime.engine.begin() as conn:
-            messages.finish(conn, message_id, status="sent" if result.ok else "failed",
-                            reply_kind="custom", reply_text=plain_text(reply),
-                            handled_ms=_ms(started), error=result.error)
+            messages.finish(conn, message_id, status=status, reply_kind="custom",
+                            reply_text=plain_text(reply), handled_ms=_ms(started), error=error)
 
     future.add_done_callback(deliver)
 

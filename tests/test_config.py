@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.config import SIM_TOKEN, ConfigError, Settings
+
+CREDS = {"WECHAT_TOKEN": "t", "WECHAT_APPID": "wx1", "WECHAT_SECRET": "s"}
+
+
+def test_defaults_need_nothing_and_turn_the_simulator_on():
+    settings = Settings.from_env({})
+    assert settings.simulator is True
+    assert settings.default_account.token == SIM_TOKEN
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.api_base == "http://127.0.0.1:8000/sim/api/"
+
+
+def test_credentials_turn_the_simulator_off_unless_asked():
+    assert Settings.from_env(CREDS).simulator is False
+    assert Settings.from_env(CREDS).api_base == "https://api.weixin.qq.com/cgi-bin/"
+    forced = Settings.from_env({**CREDS, "HOTLINE_SIMULATOR": "1"})
+    assert forced.simulator is True and forced.default_account.token == "t"
+    assert forced.api_base.endswith("/sim/api/")
+
+
+def test_production_refuses_missing_secrets():
+    with pytest.raises(ConfigError, match="HOTLINE_SECRET_KEY"):
+        Settings.from_env({"HOTLINE_ENV": "production", **CREDS})
+    with pytest.raises(ConfigError, match="credentials"):
+        Settings.from_env({"HOTLINE_ENV": "production", "HOTLINE_SECRET_KEY": "x" * 32,
+                           "HOTLINE_DATABASE_URL": "postgresql://db/x"})
+    ok = Settings.from_env({"HOTLINE_ENV": "production", "HOTLINE_SECRET_KEY": "x" * 32,
+                            "HOTLINE_DATABASE_URL": "postgresql://db/x",
+                            "HOTLINE_SIMULATOR": "1", **CREDS})
+    assert ok.simulator is False
+
+
+@pytest.mark.parametrize("env,match", [
+    ({"HOTLINE_ACCOUNT_TYPE": "enterprise"}, "HOTLINE_ACCOUNT_TYPE"),
+    ({"HOTLINE_REPLY_BUDGET": "soon"}, "HOTLINE_REPLY_BUDGET"),
+    ({"HOTLINE_REPLY_BUDGET": "-1"}, "positive"),
+    ({"HOTLINE_ENV": "staging"}, "HOTLINE_ENV"),
+    ({**CREDS, "WECHAT_AES_KEY": "short"}, "43"),
+    ({"HOTLINE_ACCOUNTS_FILE": "/nonexistent/accounts.toml"}, "cannot read"),
+])
+def test_bad_settings_name_the_variable(env, match):
+    with pytest.raises(ConfigError, match=match):
+        Settings.from_env(env)
+
+
+def test_accounts_file_adds_accounts(tmp_path):
+    path = tmp_path / "accounts.toml"
+    path.write_text('[[account]]\nname = "hotline"\ntype = "subscription"\ntoken = "t2"\n'
+                    'appid = "wx2"\nsecret = "s2"\ntitle = "云南扶贫热线"\n', encoding="utf-8")
+    settings = Settings.from_env({**CREDS, "HOTLINE_ACCOUNTS_FILE": str(path)})
+    assert [a.name for a in settings.accounts] == ["default", "hotline"]
+    hotline = settings.account("hotline")
+    assert hotline.webhook_path == "/wechat/hotline"
+    assert hotline.can_send_templates is False
+
+
+@pytest.mark.parametrize("body,match", [
+    ('[[account]]\nname = "x"\n', "missing token, appid"),
+    ('[[account]]\nname = "default"\ntoken = "t"\nappid = "a"\n', "plain word"),
+    ('[[account]]\nname = "x"\ntoken = "t"\nappid = "a"\ntype = "big"\n', "type"),
+    ('[[account]]\nname = "x"\ntoken = "t"\nappid = "a"\n[[account]]\nname = "x"\n'
+     'token = "t"\nappid = "a"\n', "used twice"),
+    ("this is = not toml [", "accounts.toml"),
+])
+def test_bad_accounts_file_says_where(tmp_path, body, match):
+    path = tmp_path / "accounts.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match=match):
+        Settings.from_env({**CREDS, "HOTLINE_ACCOUNTS_FILE": str(path)})
