@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import case, false, func, select, true, update
 from sqlalchemy.engine import Connection
 
 from bot.db import utcnow
@@ -31,25 +32,40 @@ SYSTEM_EVENTS = frozenset({"masssendjobfinish", "templatesendjobfinish", "publis
                            "freepublishjobfinish"})
 
 
+@cache
+def _touch_statement(dialect: str):
+    """One upsert for every kind of message: NULLs in the new row mean "leave as it was"."""
+    stmt = insert_for(dialect, T)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(index_elements=["account", "openid"], set_={
+        "last_seen_at": new.last_seen_at,
+        "last_message_at": func.coalesce(new.last_message_at, T.c.last_message_at),
+        "message_window_sent": case((new.last_message_at.is_(None), T.c.message_window_sent),
+                                    else_=0),
+        "last_event_at": func.coalesce(new.last_event_at, T.c.last_event_at),
+        "event_window_sent": case((new.last_event_at.is_(None), T.c.event_window_sent), else_=0),
+        "subscribed": case((new.subscribed_at.is_not(None), true()),
+                           (new.unsubscribed_at.is_not(None), false()), else_=T.c.subscribed),
+        "subscribed_at": func.coalesce(new.subscribed_at, T.c.subscribed_at),
+        "unsubscribed_at": func.coalesce(new.unsubscribed_at, T.c.unsubscribed_at),
+    })
+
+
 def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> None:
-    """Keep the subscriber row of `msg` current (upsert)."""
+    """Keep the subscriber row of `msg` current (one upsert)."""
     if msg.is_event and msg.event in SYSTEM_EVENTS:
         return
     now = now or utcnow()
-    changes: dict[str, object] = {"last_seen_at": now}
-    if not msg.is_event:
-        changes.update(last_message_at=now, message_window_sent=0)
-    elif msg.event in WINDOW_EVENTS:
-        changes.update(last_event_at=now, event_window_sent=0)
-    if msg.event in ("subscribe", "subscribe_scan"):
-        changes.update(subscribed=True, subscribed_at=now)
-    elif msg.event == "unsubscribe":
-        changes.update(subscribed=False, unsubscribed_at=now)
-    values = {"account": msg.account, "openid": msg.openid, "first_seen_at": now,
-              "subscribed": msg.event != "unsubscribe", "message_window_sent": 0,
-              "event_window_sent": 0, **changes}
-    stmt = insert_for(conn, T).values(**values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["account", "openid"], set_=changes))
+    follows = msg.event in ("subscribe", "subscribe_scan")
+    conn.execute(_touch_statement(conn.dialect.name), {
+        "account": msg.account, "openid": msg.openid, "first_seen_at": now, "last_seen_at": now,
+        "subscribed": msg.event != "unsubscribe",
+        "subscribed_at": now if follows else None,
+        "unsubscribed_at": now if msg.event == "unsubscribe" else None,
+        "last_message_at": None if msg.is_event else now,
+        "last_event_at": now if msg.event in WINDOW_EVENTS else None,
+        "message_window_sent": 0, "event_window_sent": 0,
+    })
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 
-def insert_for(bind: Connection | Session, table: Table):
-    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+def dialect_name(bind: Connection | Session) -> str:
+    return bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+
+
+def insert_for(bind: Connection | Session | str, table: Table):
+    name = bind if isinstance(bind, str) else dialect_name(bind)
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":
