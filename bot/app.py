@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, current_app
 from sqlalchemy import text
 
-from bot import simulator
+from bot import pages, simulator
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 from bot.wechat import webhook
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.json.ensure_ascii = False
     app.extensions["hotline"] = runtime
     app.register_blueprint(webhook.blueprint)
+    app.register_blueprint(pages.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/metrics", "metrics", _metrics)
     if settings.simulator:
