@@ -1,13 +1,10 @@
-"""ORM models. Rows never commit themselves: the caller owns the session.
-
-Subscribers, inbound messages, tokens and outbound sends belong to an account (by name).
-"""
+"""Subscribers, the inbound message log, access tokens and outbound sends (per account)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import AccountName, Base, IntPK, OpenID, ShortText, Timestamp
@@ -96,87 +93,3 @@ class OutboundMessage(Base):
     wechat_msgid: Mapped[ShortText]
     inbound_id: Mapped[int | None]
     created_at: Mapped[Timestamp]
-
-
-class SimulatorCall(Base):
-    """A call the fake WeChat API received (simulator mode only): the record tests read."""
-
-    __tablename__ = "sim_calls"
-
-    id: Mapped[IntPK]
-    appid: Mapped[ShortText]
-    method: Mapped[str] = mapped_column(String(8))
-    path: Mapped[str] = mapped_column(String(128))
-    query: Mapped[str] = mapped_column(Text, default="")
-    body: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[int] = mapped_column(Integer, default=200)
-    response: Mapped[str] = mapped_column(Text, default="")
-    errcode: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[Timestamp]
-
-
-class SimulatorFault(Base):
-    """An injected failure: the next `remaining` calls to `path` fail this way."""
-
-    __tablename__ = "sim_faults"
-
-    id: Mapped[IntPK]
-    path: Mapped[str] = mapped_column(String(128), default="*")
-    errcode: Mapped[int] = mapped_column(Integer, default=0)
-    http_status: Mapped[int] = mapped_column(Integer, default=200)
-    delay: Mapped[float] = mapped_column(default=0.0)
-    remaining: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[Timestamp]
-
-
-class KnowledgeItem(Base):
-    """A knowledge item: the run-time truth (loaded from content/data, edited in the console).
-
-    The list-like fields keep content.model's shapes as JSON; `revision` counts changes.
-    """
-
-    __tablename__ = "knowledge_items"
-
-    id: Mapped[IntPK]
-    slug: Mapped[str] = mapped_column(String(120), unique=True)
-    category: Mapped[str] = mapped_column(String(32))
-    title: Mapped[str] = mapped_column(String(255))
-    summary: Mapped[str] = mapped_column(Text, default="")
-    body: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(Text, default="")
-    source_url: Mapped[str] = mapped_column(Text, default="")
-    keywords: Mapped[list] = mapped_column(JSON, default=list)
-    questions: Mapped[list] = mapped_column(JSON, default=list)
-    facts: Mapped[list] = mapped_column(JSON, default=list)
-    year: Mapped[int | None]
-    image: Mapped[str] = mapped_column(Text, default="")
-    menu_key: Mapped[str] = mapped_column(String(128), default="")
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | archived
-    revision: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[Timestamp]
-    updated_at: Mapped[Timestamp]
-
-
-class AppState(Base):
-    """Small shared values every process reads, e.g. the content version."""
-
-    __tablename__ = "app_state"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[Timestamp]
-
-
-class DialogState(Base):
-    """A subscriber's conversation in progress (numbered choices, intake), expiring."""
-
-    __tablename__ = "dialog_states"
-    __table_args__ = (UniqueConstraint("account", "openid"),)
-
-    id: Mapped[IntPK]
-    account: Mapped[AccountName]
-    openid: Mapped[OpenID]
-    kind: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict] = mapped_column(JSON, default=dict)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    updated_at: Mapped[Timestamp]

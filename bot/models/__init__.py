@@ -1,0 +1,18 @@
+"""ORM models, one module per area. Rows never commit themselves: the caller owns the session.
+
+Importing this package registers every table on `bot.db.Base.metadata` (Alembic relies on it).
+"""
+
+from __future__ import annotations
+
+from bot.models.cases import Case, CaseCounter, CaseEvent, CaseMessage
+from bot.models.content import AppState, KnowledgeItem
+from bot.models.core import AccessToken, InboundMessage, OutboundMessage, Subscriber
+from bot.models.dialog import DialogState
+from bot.models.simulator import SimulatorCall, SimulatorFault
+
+__all__ = [
+    "AccessToken", "AppState", "Case", "CaseCounter", "CaseEvent", "CaseMessage", "DialogState",
+    "InboundMessage", "KnowledgeItem", "OutboundMessage", "SimulatorCall", "SimulatorFault",
+    "Subscriber",
+]
