@@ -62,10 +62,13 @@ def make_engine(url: str, **kwargs) -> Engine:
             kwargs.setdefault("poolclass", NullPool)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
-        # `BEGIN IMMEDIATE` (used by locks) and ordinary transactions behave predictably.
+        # pysqlite defers BEGIN and then upgrades a reading transaction to a writing one,
+        # which fails at once ("database is locked") when another process writes. Every
+        # transaction here takes the write lock up front (BEGIN IMMEDIATE) and so waits its
+        # turn under busy_timeout instead; transactions are short, and WAL readers outside
+        # transactions are not blocked.
         event.listen(engine, "connect", _disable_pysqlite_begin)
-        event.listen(engine, "begin", _emit_begin)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
@@ -77,9 +80,8 @@ def _disable_pysqlite_begin(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
 
 
-def _emit_begin(connection) -> None:
-    mode = connection.info.pop("sqlite_begin", "")
-    connection.exec_driver_sql(f"BEGIN {mode}".strip())
+def _begin_immediate(connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -1,0 +1,182 @@
+"""The case engine: open, move through the states of case_flow, rate, find; every change is
+a CaseEvent. Functions take a Session first; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+from bot.models import Case, CaseCounter, CaseEvent, CaseMessage
+from bot.services import case_flow as flow
+from bot.services.privacy import PersonalData
+from bot.services.upsert import insert_for
+
+DUPLICATE_WINDOW = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a subscriber (or staff on their behalf) submits."""
+
+    account: str
+    openid: str
+    case_class: str
+    description: str
+    contact_name: str = ""
+    contact_phone: str = ""
+    confidential: bool = False
+    disclosure: Mapping[str, str] = field(default_factory=dict)
+    source_key: str | None = None
+    images: tuple[str, ...] = ()  # media ids
+
+
+def content_hash(openid: str, case_class: str, description: str) -> str:
+    text = "".join(description.split())
+    return hashlib.sha256(f"{openid}\n{case_class}\n{text}".encode()).hexdigest()
+
+
+def next_number(session: Session, day: dt.date) -> str:
+    """The next case number of `day`, unique across processes (an atomic counter row)."""
+    table = CaseCounter.__table__
+    stmt = insert_for(session, table).values(day=day, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["day"],
+                                      set_={"last": table.c.last + 1}).returning(table.c.last)
+    return flow.case_number(day, session.execute(stmt).scalar_one())
+
+
+def find_duplicate(session: Session, intake: Intake, now: dt.datetime) -> Case | None:
+    if intake.source_key:
+        found = session.scalar(select(Case).where(Case.account == intake.account,
+                                                  Case.source_key == intake.source_key))
+        if found is not None:
+            return found
+    digest = content_hash(intake.openid, intake.case_class, intake.description)
+    return session.scalar(select(Case).where(
+        Case.content_hash == digest, Case.received_at >= now - DUPLICATE_WINDOW,
+        Case.state.in_(flow.OPEN_STATES)).order_by(Case.id.desc()).limit(1))
+
+
+def open_case(session: Session, intake: Intake, vault: PersonalData, *,
+              now: dt.datetime | None = None,
+              deadlines: Mapping[str, int] = flow.DEFAULT_DEADLINES) -> tuple[Case, bool]:
+    """The new case (and True), or the existing one when this intake was already made."""
+    now = now or utcnow()
+    if intake.case_class not in flow.CLASSES:
+        raise ValueError(f"unknown case class {intake.case_class!r}")
+    if not intake.description.strip():
+        raise ValueError("a case needs a description")
+    existing = find_duplicate(session, intake, now)
+    if existing is not None:
+        return existing, False
+    case = Case(
+        number=next_number(session, now.date()), account=intake.account, openid=intake.openid,
+        case_class=intake.case_class, state=flow.NEW, description=intake.description.strip(),
+        source_key=intake.source_key,
+        content_hash=content_hash(intake.openid, intake.case_class, intake.description),
+        contact_name_enc=vault.seal(intake.contact_name),
+        contact_phone_enc=vault.seal(intake.contact_phone), confidential=intake.confidential,
+        disclosure=_sealed_disclosure(intake.disclosure, vault), department="", assignee="",
+        received_at=now, deadline=flow.deadline(intake.case_class, now.date(), deadlines),
+        rating="", rating_comment="", updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    session.add(CaseMessage(case_id=case.id, at=now, direction="in", kind="text",
+                            content=case.description, media_id="", author="subscriber",
+                            delivery=""))
+    for media_id in intake.images:
+        session.add(CaseMessage(case_id=case.id, at=now, direction="in", kind="image",
+                                content="", media_id=media_id, author="subscriber",
+                                delivery=""))
+    record(session, case, "open", "subscriber", flow.NEW, flow.NEW, now=now,
+           text=f"{intake.case_class}：{case.number}")
+    return case, True
+
+
+def _sealed_disclosure(fields: Mapping[str, str], vault: PersonalData) -> dict:
+    """依申请公开 fields; the ID number is personal data and is stored sealed."""
+    data = dict(fields)
+    if data.get("id_number"):
+        data["id_number"] = vault.seal(data["id_number"])
+    return data
+
+
+def record(session: Session, case: Case, action: str, actor: str, from_state: str,
+           to_state: str, *, now: dt.datetime | None = None, text: str = "",
+           data: Mapping | None = None) -> CaseEvent:
+    event = CaseEvent(case_id=case.id, at=now or utcnow(), actor=actor, action=action,
+                      from_state=from_state, to_state=to_state, text=text, data=dict(data or {}))
+    session.add(event)
+    return event
+
+
+def apply(session: Session, case: Case, action: str, actor: str, *, text: str = "",
+          now: dt.datetime | None = None, data: Mapping | None = None) -> CaseEvent:
+    """Move `case` by `action` (raises IllegalTransition) and record the event."""
+    now = now or utcnow()
+    before = case.state
+    case.state = flow.check(action, before)
+    case.updated_at = now
+    _stamp(case, action, now)
+    return record(session, case, action, actor, before, case.state, now=now, text=text,
+                  data=data)
+
+
+def _stamp(case: Case, action: str, now: dt.datetime) -> None:
+    if action == "reply":
+        case.answered_at = now
+        case.first_reply_at = case.first_reply_at or now
+        case.overdue = case.overdue or now.date() > case.deadline
+    elif action == "close":
+        case.closed_at = now
+    elif action == "reopen":
+        case.closed_at = None
+
+
+def rate(session: Session, case: Case, rating: str, comment: str = "", *,
+         now: dt.datetime | None = None) -> bool:
+    """Record the subscriber's rating; a bad one reopens the case for supervision (督办).
+
+    Returns True when the case was reopened."""
+    if rating not in flow.RATINGS:
+        raise ValueError(f"rating must be one of {flow.RATINGS}")
+    if case.rated_at is not None:
+        raise flow.IllegalTransition("this case has already been rated")
+    now = now or utcnow()
+    apply(session, case, "rate", "subscriber", text=f"{rating} {comment}".strip(), now=now)
+    case.rating, case.rating_comment, case.rated_at = rating, comment, now
+    if rating in flow.BAD_RATINGS:
+        apply(session, case, "reopen", "system", text="评价不满意，转督办", now=now)
+        return True
+    if case.state == flow.ANSWERED:
+        apply(session, case, "close", "system", text="已评价，自动办结", now=now)
+    return False
+
+
+def find_own(session: Session, account: str, openid: str, number: str) -> Case | None:
+    """A case by number, only when it is this subscriber's own."""
+    return session.scalar(select(Case).where(Case.number == number.strip(),
+                                             Case.account == account, Case.openid == openid))
+
+
+def cases_of(session: Session, account: str, openid: str, limit: int = 5) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.account == account,
+                                                   Case.openid == openid)
+                                .order_by(Case.received_at.desc(), Case.id.desc()).limit(limit)))
+
+
+def history(session: Session, case: Case) -> list[CaseEvent]:
+    return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                .order_by(CaseEvent.id)))
+
+
+def replies(session: Session, case: Case) -> list[CaseMessage]:
+    return list(session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id,
+                                                          CaseMessage.direction == "out")
+                                .order_by(CaseMessage.id)))
