@@ -17,6 +17,7 @@ from bot.config import Account, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.dispatch import Incoming, Reply, Router
 from bot.metrics import Metrics
+from bot.wechat.api import WeChatAPI
 
 
 @dataclass
@@ -65,8 +66,6 @@ class Runtime:
 
     def api(self, account_name: str):
         """The outbound WeChat API of one account (shared token, windows, records)."""
-        from bot.wechat.api import WeChatAPI
-
         with self._lock:
             if account_name not in self._apis:
                 account = self.settings.account(account_name)
