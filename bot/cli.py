@@ -7,11 +7,18 @@ import os
 import sys
 
 import click
+import requests
+from flask import Flask
 from flask.cli import FlaskGroup
+from sqlalchemy.engine import make_url
+from werkzeug.serving import run_simple
 
 from bot import migrate
 from bot.app import create_app
 from bot.config import ConfigError, Settings
+from bot.runtime import build_router, build_runtime
+from bot.simulator import fakeapi
+from bot.simulator.client import SubscriberClient
 
 
 def _settings() -> Settings:
@@ -50,8 +57,6 @@ def serve(host: str, port: int) -> None:
         click.echo(f"  模拟用户 (simulated subscriber): {base}/sim/   <- open this")
         click.echo(f"  fake WeChat API: {base}/sim/api/  (calls: {base}/sim/api/_calls)")
     click.echo(f"  health: {base}/healthz")
-    from werkzeug.serving import run_simple
-
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
@@ -74,18 +79,69 @@ def db_upgrade(revision: str) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
 @cli.command(with_appcontext=False)
 def routes() -> None:
     """List the bot's rules in the order the router applies them."""
-    from bot.runtime import build_router
-
     click.echo(build_router().describe())
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m bot.cli`
     sys.exit(cli())
+
+
+@cli.group()
+def sim() -> None:
+    """The simulator: fake WeChat API and simulated subscriber."""
+
+
+@sim.command("say", with_appcontext=False)
+@click.argument("text", required=False, default="")
+@click.option("--openid", default="sim-user-1", show_default=True)
+@click.option("--aes", is_flag=True, help="Send in safe mode (needs the account's AES key).")
+@click.option("--url", "base_url", default=None, help="Server address (HOTLINE_PUBLIC_URL).")
+@click.option("--account", "account_name", default="default", show_default=True)
+@click.option("--event", type=click.Choice(["subscribe", "unsubscribe", "click"]), default=None)
+@click.option("--key", default="", help="EventKey for --event click.")
+def sim_say(text: str, openid: str, aes: bool, base_url: str | None, account_name: str,
+            event: str | None, key: str) -> None:
+    """Send TEXT (or an event) to the webhook as a subscriber and print the reply."""
+    settings = _settings()
+    account = settings.account(account_name)
+    if account is None:
+        raise click.ClickException(f"no account named {account_name!r}")
+    if not text and not event:
+        raise click.ClickException("say something: TEXT or --event")
+    try:
+        client = SubscriberClient(base_url or settings.public_url, account, openid, aes=aes)
+        reply = client.event(event.upper() if event == "click" else event, key) if event \
+            else client.say(text)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach {client.base_url}: {exc}") from exc
+    if reply.kind == "text":
+        click.echo(reply.text)
+    elif reply.kind == "news":
+        article = reply.article
+        click.echo(f"[图文] {article['Title']}\n{article['Description']}\n{article['Url']}")
+    elif reply.kind == "success":
+        click.echo("(success: no reply)")
+    else:
+        raise click.ClickException(f"webhook answered {reply.status}: {reply.text}")
+
+
+@sim.command("api", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+def sim_api(host: str, port: int) -> None:
+    """Serve the fake WeChat API on its own (at /sim/api/)."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    app = Flask("hotline-sim-api")
+    app.extensions["hotline"] = build_runtime(settings)
+    app.register_blueprint(fakeapi.blueprint, url_prefix="/sim/api")
+    click.echo(f"fake WeChat API on http://{_display(host)}:{port}/sim/api/")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
