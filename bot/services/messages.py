@@ -1,4 +1,4 @@
-"""The inbound message log, which is also the dedupe claim (hot path: Core statements).
+"""The inbound message log, which is also the dedupe claim (hot path: driver-level SQL).
 
 `claim()` inserts the message's row with its key before any handler runs, in the same short
 transaction that keeps the subscriber row current. A retry of the same key inserts nothing and
@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import cache
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from bot.db import utcnow
 from bot.dispatch import Incoming
-from bot.models import InboundMessage
+from bot.services import hotpath
 from bot.services.subscribers import touch
-from bot.services.upsert import insert_for
-
-# The hot path executes statements built once per dialect with parameters: building a
-# statement with literal values costs more than the database round trip (see PERFORMANCE.md).
 
 MAX_CONTENT = 4000
-T = InboundMessage.__table__
+
+# The hot path runs driver-level SQL (bot/services/hotpath.py): it is most of the webhook's
+# cost per message.
+_CLAIM = (
+    "INSERT INTO inbound_messages (account, msg_key, openid, msg_type, event, content, "
+    "received_at, status, reply_kind, reply_xml, reply_text, retries, error) VALUES "
+    "(:account, :msg_key, :openid, :msg_type, :event, :content, :received_at, 'processing', "
+    "'', '', '', 0, '') ON CONFLICT (account, msg_key) DO NOTHING RETURNING id")
+_FIRST = ("SELECT id, status, reply_xml FROM inbound_messages "
+          "WHERE account = :account AND msg_key = :msg_key")
+_RETRY = "UPDATE inbound_messages SET retries = retries + 1 WHERE id = :id"
+_FINISH = ("UPDATE inbound_messages SET status = :status, reply_kind = :kind, "
+           "reply_xml = :xml, reply_text = :text, handled_ms = :ms, error = :error "
+           "WHERE id = :id")
 
 
 @dataclass(frozen=True)
@@ -52,41 +59,26 @@ def describe(msg: Incoming) -> str:
     return ""
 
 
-@cache
-def _claim_statement(dialect: str):
-    return (insert_for(dialect, T).on_conflict_do_nothing(index_elements=["account", "msg_key"])
-            .returning(T.c.id))
-
-
-_RETRY = update(T).where(T.c.id == bindparam("_id")).values(retries=T.c.retries + 1)
-_FIRST = select(T.c.id, T.c.status, T.c.reply_xml).where(
-    T.c.account == bindparam("_account"), T.c.msg_key == bindparam("_key"))
-_FINISH = update(T).where(T.c.id == bindparam("_id")).values(
-    status=bindparam("_status"), reply_kind=bindparam("_kind"), reply_xml=bindparam("_xml"),
-    reply_text=bindparam("_text"), handled_ms=bindparam("_ms"), error=bindparam("_error"))
-
-
 def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Claim:
     """Claim `msg.msg_key` for `msg.account`; call inside a transaction and commit at once."""
     now = now or utcnow()
-    new_id = conn.execute(_claim_statement(conn.dialect.name), {
+    row = hotpath.execute(conn, _CLAIM, {
         "account": msg.account, "msg_key": msg.msg_key, "openid": msg.openid,
         "msg_type": msg.msg_type, "event": msg.event[:255], "content": describe(msg),
-        "received_at": now, "status": "processing", "reply_kind": "", "reply_xml": "",
-        "reply_text": "", "retries": 0, "error": "",
-    }).scalar()
-    if new_id is not None:
+        "received_at": now}).fetchone()
+    if row is not None:
         touch(conn, msg, now)
-        return Claim(new_id, True)
-    row = conn.execute(_FIRST, {"_account": msg.account, "_key": msg.msg_key}).one()
-    conn.execute(_RETRY, {"_id": row.id})
-    return Claim(row.id, False, row.status, row.reply_xml)
+        return Claim(row[0], True)
+    first = hotpath.execute(conn, _FIRST, {"account": msg.account,
+                                           "msg_key": msg.msg_key}).fetchone()
+    hotpath.execute(conn, _RETRY, {"id": first[0]})
+    return Claim(first[0], False, first[1], first[2])
 
 
 def finish(conn: Connection, message_id: int, *, status: str, reply_kind: str = "",
            reply_xml: str = "", reply_text: str = "", handled_ms: float | None = None,
            error: str = "") -> None:
     """Record how a claimed message was answered."""
-    conn.execute(_FINISH, {"_id": message_id, "_status": status, "_kind": reply_kind,
-                           "_xml": reply_xml, "_text": reply_text[:MAX_CONTENT],
-                           "_ms": handled_ms, "_error": error[:2000]})
+    hotpath.execute(conn, _FINISH, {"id": message_id, "status": status, "kind": reply_kind,
+                                    "xml": reply_xml, "text": reply_text[:MAX_CONTENT],
+                                    "ms": handled_ms, "error": error[:2000]})

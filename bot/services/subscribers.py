@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import cache
 
-from sqlalchemy import case, false, func, select, true, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from bot.db import utcnow
 from bot.dispatch import Incoming
 from bot.models import Subscriber
-from bot.services.upsert import insert_for
+from bot.services import hotpath
 
 T = Subscriber.__table__
 MESSAGE_WINDOW = dt.timedelta(hours=48)
@@ -32,23 +31,24 @@ SYSTEM_EVENTS = frozenset({"masssendjobfinish", "templatesendjobfinish", "publis
                            "freepublishjobfinish"})
 
 
-@cache
-def _touch_statement(dialect: str):
-    """One upsert for every kind of message: NULLs in the new row mean "leave as it was"."""
-    stmt = insert_for(dialect, T)
-    new = stmt.excluded
-    return stmt.on_conflict_do_update(index_elements=["account", "openid"], set_={
-        "last_seen_at": new.last_seen_at,
-        "last_message_at": func.coalesce(new.last_message_at, T.c.last_message_at),
-        "message_window_sent": case((new.last_message_at.is_(None), T.c.message_window_sent),
-                                    else_=0),
-        "last_event_at": func.coalesce(new.last_event_at, T.c.last_event_at),
-        "event_window_sent": case((new.last_event_at.is_(None), T.c.event_window_sent), else_=0),
-        "subscribed": case((new.subscribed_at.is_not(None), true()),
-                           (new.unsubscribed_at.is_not(None), false()), else_=T.c.subscribed),
-        "subscribed_at": func.coalesce(new.subscribed_at, T.c.subscribed_at),
-        "unsubscribed_at": func.coalesce(new.unsubscribed_at, T.c.unsubscribed_at),
-    })
+_TOUCH = (
+    "INSERT INTO subscribers (account, openid, subscribed, subscribed_at, unsubscribed_at, "
+    "first_seen_at, last_seen_at, last_message_at, message_window_sent, last_event_at, "
+    "event_window_sent) VALUES (:account, :openid, :subscribed, :subscribed_at, "
+    ":unsubscribed_at, :now, :now, :last_message_at, 0, :last_event_at, 0) "
+    "ON CONFLICT (account, openid) DO UPDATE SET "
+    "last_seen_at = excluded.last_seen_at, "
+    "last_message_at = COALESCE(excluded.last_message_at, subscribers.last_message_at), "
+    "message_window_sent = CASE WHEN excluded.last_message_at IS NULL "
+    "THEN subscribers.message_window_sent ELSE 0 END, "
+    "last_event_at = COALESCE(excluded.last_event_at, subscribers.last_event_at), "
+    "event_window_sent = CASE WHEN excluded.last_event_at IS NULL "
+    "THEN subscribers.event_window_sent ELSE 0 END, "
+    "subscribed = CASE WHEN excluded.subscribed_at IS NOT NULL THEN TRUE "
+    "WHEN excluded.unsubscribed_at IS NOT NULL THEN FALSE ELSE subscribers.subscribed END, "
+    "subscribed_at = COALESCE(excluded.subscribed_at, subscribers.subscribed_at), "
+    "unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscribers.unsubscribed_at)")
+"""One upsert for every kind of message: NULLs in the new row mean "leave as it was"."""
 
 
 def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> None:
@@ -57,14 +57,13 @@ def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> No
         return
     now = now or utcnow()
     follows = msg.event in ("subscribe", "subscribe_scan")
-    conn.execute(_touch_statement(conn.dialect.name), {
-        "account": msg.account, "openid": msg.openid, "first_seen_at": now, "last_seen_at": now,
+    hotpath.execute(conn, _TOUCH, {
+        "account": msg.account, "openid": msg.openid, "now": now,
         "subscribed": msg.event != "unsubscribe",
         "subscribed_at": now if follows else None,
         "unsubscribed_at": now if msg.event == "unsubscribe" else None,
         "last_message_at": None if msg.is_event else now,
         "last_event_at": now if msg.event in WINDOW_EVENTS else None,
-        "message_window_sent": 0, "event_window_sent": 0,
     })
 
 

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from bot.config import Account
 from bot.dispatch import Incoming, normalize
-from bot.services import messages
+from bot.services import hotpath, messages
 from bot.wechat.crypto import DecryptError, MessageCrypto, SignatureError, fresh, verify
 from bot.wechat.parse import BadMessage, message_key, parse_xml, to_message
 from bot.wechat.replies import plain_text, render
@@ -148,7 +148,7 @@ def answer(runtime, account: Account, msg: Incoming) -> str:
     handled, or a handler past the budget (its reply then goes out as a customer-service
     message when it is ready)."""
     started = time.perf_counter()
-    with runtime.engine.begin() as conn:
+    with hotpath.write_transaction(runtime.engine) as conn:
         claim = messages.claim(conn, msg)
     if not claim.first:
         runtime.metrics.incr("dedupe_hits")
@@ -164,7 +164,7 @@ def answer(runtime, account: Account, msg: Incoming) -> str:
         return _failed(runtime, msg, claim.id, exc, started)
     kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
                        create_time=int(runtime.clock()))
-    with runtime.engine.begin() as conn:
+    with hotpath.write_transaction(runtime.engine) as conn:
         messages.finish(conn, claim.id, status="answered", reply_kind=kind, reply_xml=xml,
                         reply_text=plain_text(reply), handled_ms=_ms(started))
     runtime.metrics.incr("handled", rule=rule.split(":")[-1])
@@ -180,7 +180,7 @@ def _failed(runtime, msg: Incoming, message_id: int, exc: BaseException, started
     runtime.metrics.incr("handler_errors")
     kind, xml = render(APOLOGY, to_user=msg.openid, from_user=msg.fields["_to"],
                        create_time=int(runtime.clock()))
-    with runtime.engine.begin() as conn:
+    with hotpath.write_transaction(runtime.engine) as conn:
         messages.finish(conn, message_id, status="failed", reply_kind=kind, reply_xml=xml,
                         reply_text=APOLOGY, handled_ms=_ms(started), error=repr(exc))
     return xml
@@ -192,7 +192,7 @@ def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
     log.info("handler past the %.1fs budget for %s; replying later",
              runtime.settings.reply_budget, msg.msg_key)
     runtime.metrics.incr("deferred")
-    with runtime.engine.begin() as conn:
+    with hotpath.write_transaction(runtime.engine) as conn:
         messages.finish(conn, message_id, status="deferred", handled_ms=_ms(started))
 
     def deliver(done) -> None:
@@ -208,7 +208,7 @@ def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
         except Exception as exc:  # noqa: BLE001 - keep the row honest whatever happens
             log.error("deferred reply to %s not sent", msg.msg_key, exc_info=exc)
             status, error = "failed", repr(exc)
-        with runtime.engine.begin() as conn:
+        with hotpath.write_transaction(runtime.engine) as conn:
             messages.finish(conn, message_id, status=status, reply_kind="custom",
                             reply_text=plain_text(reply), handled_ms=_ms(started), error=error)
 

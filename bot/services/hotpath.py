@@ -1,0 +1,64 @@
+"""Driver-level statements for the webhook's hot path (claim, subscriber upsert, finish).
+
+PERFORMANCE.md measured one row at 15 µs through sqlite3 against 61 µs through Core; an
+`engine.begin()` transaction alone costs ~150 µs against ~30 µs done directly. The hot path
+therefore writes its SQL once per dialect and runs it on the pooled driver connection, inside
+`write_transaction()`, which also takes the SQLite writer lock (see bot/db.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+_NAMED = re.compile(r"(?<!:):([a-z_]+)")
+
+
+@cache
+def sql(dialect: str, statement: str) -> str:
+    """`statement` with :name parameters in the driver's style."""
+    return statement if dialect == "sqlite" else _NAMED.sub(r"%(\1)s", statement)
+
+
+def _value(dialect: str, value: Any) -> Any:
+    # SQLAlchemy's SQLite DATETIME storage format, so ORM reads of these rows work
+    if dialect == "sqlite" and isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def execute(conn: Connection, statement: str, params: Mapping[str, Any]) -> Any:
+    """Run `statement` on the driver connection under `conn`; returns the driver cursor."""
+    dialect = conn.dialect.name
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(sql(dialect, statement), {k: _value(dialect, v) for k, v in params.items()})
+    return cursor
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A short write transaction managed directly on the driver connection."""
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            lock = conn.connection.info.get("writer_lock")
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            driver.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            driver.rollback() if not sqlite else driver.execute("ROLLBACK")
+            raise
+        if sqlite:
+            driver.execute("COMMIT")
+        else:
+            driver.commit()
