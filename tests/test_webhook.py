@@ -217,3 +217,20 @@ def test_no_rows_without_claim_count(client, account, runtime):
         post(client, account, text_xml("帮助", msg_id=1000 + index))
     with runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(InboundMessage)).scalar() == 5
+
+
+def test_markup_inside_content_is_just_text(client, account, runtime):
+    body = text_xml("<!DOCTYPE x> &amp; <!ENTITY y> 帮助", openid="oMarkup")
+    assert post(client, account, body.encode()).status_code == 200
+    assert logged(runtime)[0].content == "<!DOCTYPE x> &amp; <!ENTITY y> 帮助"
+
+
+def test_entity_reference_without_dtd_is_refused(client, account, runtime):
+    body = text_xml("hi").replace("<![CDATA[hi]]>", "&xxe;")
+    assert post(client, account, body.encode()).status_code == 400
+    assert logged(runtime) == []
+
+
+def test_empty_sender_is_refused(client, account, runtime):
+    body = text_xml("hi").replace("<![CDATA[oUser1]]>", "")
+    assert post(client, account, body.encode()).status_code == 400

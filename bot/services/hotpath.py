@@ -43,15 +43,24 @@ def execute(conn: Connection, statement: str, params: Mapping[str, Any]) -> Any:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A short write transaction managed directly on the driver connection."""
-    with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        sqlite = engine.dialect.name == "sqlite"
+def write_transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A short write transaction managed directly on the driver connection.
+
+    `bind` may be a Connection already checked out (the webhook keeps one per message, so
+    its two transactions pay for one checkout). The SQLite writer lock is held only from
+    BEGIN to COMMIT."""
+    if isinstance(bind, Engine):
+        with bind.connect() as conn, write_transaction(conn) as same:
+            yield same
+        return
+    conn = bind
+    driver = conn.connection.driver_connection
+    sqlite = conn.dialect.name == "sqlite"
+    lock = conn.connection.info.get("writer_lock") if sqlite else None
+    if lock is not None:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
         if sqlite:
-            lock = conn.connection.info.get("writer_lock")
-            if lock is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX)
             driver.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -62,3 +71,6 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             driver.execute("COMMIT")
         else:
             driver.commit()
+    finally:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_UN)

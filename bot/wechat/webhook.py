@@ -148,25 +148,26 @@ def answer(runtime, account: Account, msg: Incoming) -> str:
     handled, or a handler past the budget (its reply then goes out as a customer-service
     message when it is ready)."""
     started = time.perf_counter()
-    with hotpath.write_transaction(runtime.engine) as conn:
-        claim = messages.claim(conn, msg)
-    if not claim.first:
-        runtime.metrics.incr("dedupe_hits")
-        return claim.reply_xml if claim.status == "answered" else ""
-    future = runtime.submit(runtime.handle, account, msg)
-    remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
-    try:
-        reply, rule = future.result(timeout=max(remaining, 0.0))
-    except FutureTimeout:
-        _defer(runtime, account, msg, claim.id, future, started)
-        return ""
-    except Exception as exc:  # noqa: BLE001 - a handler's bug must not become a 500
-        return _failed(runtime, msg, claim.id, exc, started)
-    kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
-                       create_time=int(runtime.clock()))
-    with hotpath.write_transaction(runtime.engine) as conn:
-        messages.finish(conn, claim.id, status="answered", reply_kind=kind, reply_xml=xml,
-                        reply_text=plain_text(reply), handled_ms=_ms(started))
+    with runtime.engine.connect() as conn:
+        with hotpath.write_transaction(conn):
+            claim = messages.claim(conn, msg)
+        if not claim.first:
+            runtime.metrics.incr("dedupe_hits")
+            return claim.reply_xml if claim.status == "answered" else ""
+        future = runtime.submit(runtime.handle, account, msg)
+        remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
+        try:
+            reply, rule = future.result(timeout=max(remaining, 0.0))
+        except FutureTimeout:
+            _defer(runtime, account, msg, claim.id, future, started)
+            return ""
+        except Exception as exc:  # noqa: BLE001 - a handler's bug must not become a 500
+            return _failed(runtime, msg, claim.id, exc, started)
+        kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
+                           create_time=int(runtime.clock()))
+        with hotpath.write_transaction(conn):
+            messages.finish(conn, claim.id, status="answered", reply_kind=kind, reply_xml=xml,
+                            reply_text=plain_text(reply), handled_ms=_ms(started))
     runtime.metrics.incr("handled", rule=rule.split(":")[-1])
     return xml
 

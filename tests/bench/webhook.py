@@ -49,8 +49,8 @@ def free_port() -> int:
 def start(variant: Variant, workdir: Path) -> None:
     variant.port = free_port()
     env = {**os.environ, **variant.env, "HOME": str(workdir), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2",
-               "-k", "sync", "--preload", "-b", f"127.0.0.1:{variant.port}",
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+               "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{variant.port}",
                "--log-level", "warning", variant.app]
     variant.process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.time() + 30
