@@ -22,6 +22,7 @@ test: $(BIN)/hotline
 
 bench: $(BIN)/hotline
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	command -v wrk >/dev/null || apt-get install -y -qq wrk || echo "install wrk to benchmark"
 	$(BIN)/python -m tests.bench
 
 lint: $(BIN)/hotline
