@@ -158,7 +158,8 @@ def _default_account(env: Mapping[str, str], has_credentials: bool) -> Account:
         raise ConfigError(f"HOTLINE_ACCOUNT_TYPE must be one of {ACCOUNT_TYPES}, got {kind!r}")
     if not has_credentials:
         return Account(DEFAULT_ACCOUNT, SIM_TOKEN, SIM_APPID, SIM_SECRET,
-                       aes_key=env.get("WECHAT_AES_KEY", ""), type=kind, title="模拟公众号")
+                       aes_key=env.get("WECHAT_AES_KEY", SIM_AES_KEY), type=kind,
+                       title="模拟公众号")
     account = Account(
         name=DEFAULT_ACCOUNT,
         token=env["WECHAT_TOKEN"],

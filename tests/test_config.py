@@ -11,6 +11,7 @@ def test_defaults_need_nothing_and_turn_the_simulator_on():
     settings = Settings.from_env({})
     assert settings.simulator is True
     assert settings.default_account.token == SIM_TOKEN
+    assert len(settings.default_account.aes_key) == 43, "safe mode can be tried at once"
     assert settings.database_url.startswith("sqlite:///")
     assert settings.api_base == "http://127.0.0.1:8000/sim/api/"
 
