@@ -37,7 +37,44 @@ class Fetched:
 Fetcher = Callable[[], Fetched]
 
 
-class DatabaseTokenStore:
+class _SharedToken:
+    """The refresh protocol both stores follow: read; else take the lock, re-read, fetch,
+    save, release; else wait for the holder and read again."""
+
+    account: str
+
+    def current(self) -> str | None:
+        raise NotImplementedError
+
+    def _lock(self) -> bool:
+        raise NotImplementedError
+
+    def _unlock(self, fetched: Fetched | None) -> None:
+        """Save `fetched` (when there is one) and release the lock."""
+        raise NotImplementedError
+
+    def get(self, fetch: Fetcher, wait: float = 10.0) -> str:
+        deadline = time.monotonic() + wait
+        while True:
+            token = self.current()
+            if token:
+                return token
+            if self._lock():
+                fetched = None
+                try:
+                    token = self.current()  # refreshed by another process meanwhile
+                    if token:
+                        return token
+                    fetched = fetch()
+                finally:
+                    self._unlock(fetched)
+                return fetched.token
+            if time.monotonic() > deadline:
+                raise TokenUnavailable(f"token of {self.account} not refreshed in time")
+            time.sleep(0.05)
+
+
+class DatabaseTokenStore(_SharedToken):
     def __init__(self, engine: Engine, account: str) -> None:
         self.engine = engine
         self.account = account
@@ -55,7 +92,7 @@ class DatabaseTokenStore:
             conn.execute(update(T).where(T.c.account == self.account, T.c.token == token)
                          .values(token="", expires_at=None))
 
-    def _claim(self) -> bool:
+    def _lock(self) -> bool:
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(insert_for(conn, T).values(
@@ -67,7 +104,7 @@ class DatabaseTokenStore:
             ).values(refreshing_until=now + LEASE)).rowcount
         return claimed == 1
 
-    def _save(self, fetched: Fetched | None) -> None:
+    def _unlock(self, fetched: Fetched | None) -> None:
         values: dict = {"refreshing_until": None, "updated_at": utcnow()}
         if fetched is not None:
             values.update(token=fetched.token,
@@ -75,28 +112,8 @@ class DatabaseTokenStore:
         with self.engine.begin() as conn:
             conn.execute(update(T).where(T.c.account == self.account).values(**values))
 
-    def get(self, fetch: Fetcher, wait: float = 10.0) -> str:
-        deadline = time.monotonic() + wait
-        while True:
-            token = self.current()
-            if token:
-                return token
-            if self._claim():
-                fetched = None
-                try:
-                    token = self.current()  # refreshed by another process meanwhile
-                    if token:
-                        return token
-                    fetched = fetch()
-                finally:
-                    self._save(fetched)
-                return fetched.token
-            if time.monotonic() > deadline:
-                raise TokenUnavailable(f"token of {self.account} not refreshed in time")
-            time.sleep(0.05)
 
-
-class RedisTokenStore:
+class RedisTokenStore(_SharedToken):
     def __init__(self, client, account: str) -> None:
         self.redis = client
         self.key = f"hotline:token:{account}"
@@ -112,23 +129,14 @@ class RedisTokenStore:
         self.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then "
                         "return redis.call('del', KEYS[1]) end return 0", 1, self.key, token)
 
-    def get(self, fetch: Fetcher, wait: float = 10.0) -> str:
-        deadline = time.monotonic() + wait
-        while True:
-            token = self.current()
-            if token:
-                return token
-            if self.redis.set(self.lock, "1", nx=True, px=int(LEASE.total_seconds() * 1000)):
-                try:
-                    token = self.current()
-                    if token:
-                        return token
-                    fetched = fetch()
-                    ttl = max(fetched.expires_in - int(REFRESH_MARGIN.total_seconds()), 60)
-                    self.redis.set(self.key, fetched.token, ex=ttl)
-                    return fetched.token
-                finally:
-                    self.redis.delete(self.lock)
-            if time.monotonic() > deadline:
-                raise TokenUnavailable(f"token of {self.account} not refreshed in time")
-            time.sleep(0.05)
+    def _lock(self) -> bool:
+        return bool(self.redis.set(self.lock, "1", nx=True,
+                                   px=int(LEASE.total_seconds() * 1000)))
+
+    def _unlock(self, fetched: Fetched | None) -> None:
+        try:
+            if fetched is not None:
+                ttl = max(fetched.expires_in - int(REFRESH_MARGIN.total_seconds()), 60)
+                self.redis.set(self.key, fetched.token, ex=ttl)
+        finally:
+            self.redis.delete(self.lock)
