@@ -45,3 +45,4 @@ def test_downgrade_to_nothing_and_back(database_url):
 def test_upgrade_twice_is_harmless(database_url):
     upgrade(database_url)
     upgrade(database_url)
+    assert differences(database_url) == []
