@@ -234,3 +234,9 @@ def test_entity_reference_without_dtd_is_refused(client, account, runtime):
 def test_empty_sender_is_refused(client, account, runtime):
     body = text_xml("hi").replace("<![CDATA[oUser1]]>", "")
     assert post(client, account, body.encode()).status_code == 400
+
+
+def test_non_ascii_signature_is_403_not_500(client, account):
+    query = {**signed_query(account.token), "signature": "签名"}
+    assert client.post(url("/wechat", query), data=text_xml("帮助")).status_code == 403
+    assert client.get(url("/wechat", {**query, "echostr": "x"})).status_code == 403

@@ -31,7 +31,9 @@ def signature(*parts: str) -> str:
 
 
 def verify(expected_parts: tuple[str, ...], given: str) -> None:
-    if not given or not hmac.compare_digest(signature(*expected_parts), given.lower()):
+    # bytes: compare_digest refuses non-ASCII str, and a forged query may carry any text
+    expected = signature(*expected_parts).encode("ascii")
+    if not given or not hmac.compare_digest(expected, given.lower().encode("utf-8")):
         raise SignatureError("signature mismatch")
 
 
