@@ -30,3 +30,9 @@ def test_render_kinds():
     fields = parse_xml(xml)
     assert kind == "news" and fields["ArticleCount"] == "1"
     assert render(None, to_user="o", from_user="gh", create_time=1) == ("", "")
+
+
+def test_text_with_cdata_end_survives():
+    _kind, xml = render("a]]>b<c>&d", to_user="o]]>", from_user="gh", create_time=1)
+    fields = parse_xml(xml)
+    assert fields["Content"] == "a]]>b<c>&d" and fields["ToUserName"] == "o]]>"

@@ -27,18 +27,17 @@ def sql(dialect: str, statement: str) -> str:
     return statement if dialect == "sqlite" else _NAMED.sub(r"%(\1)s", statement)
 
 
-def _value(dialect: str, value: Any) -> Any:
-    # SQLAlchemy's SQLite DATETIME storage format, so ORM reads of these rows work
-    if dialect == "sqlite" and isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+def stamp(conn: Connection, value: dt.datetime) -> Any:
+    """A datetime as the driver should get it: SQLite gets SQLAlchemy's DATETIME storage
+    format (so ORM reads of these rows work); PostgreSQL the datetime itself."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else value
 
 
 def execute(conn: Connection, statement: str, params: Mapping[str, Any]) -> Any:
-    """Run `statement` on the driver connection under `conn`; returns the driver cursor."""
-    dialect = conn.dialect.name
+    """Run `statement` on the driver connection under `conn` (datetimes through `stamp`);
+    returns the driver cursor."""
     cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(sql(dialect, statement), {k: _value(dialect, v) for k, v in params.items()})
+    cursor.execute(sql(conn.dialect.name, statement), params)
     return cursor
 
 

@@ -65,7 +65,7 @@ def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Cl
     row = hotpath.execute(conn, _CLAIM, {
         "account": msg.account, "msg_key": msg.msg_key, "openid": msg.openid,
         "msg_type": msg.msg_type, "event": msg.event[:255], "content": describe(msg),
-        "received_at": now}).fetchone()
+        "received_at": hotpath.stamp(conn, now)}).fetchone()
     if row is not None:
         touch(conn, msg, now)
         return Claim(row[0], True)

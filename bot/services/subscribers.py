@@ -55,7 +55,7 @@ def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> No
     """Keep the subscriber row of `msg` current (one upsert)."""
     if msg.is_event and msg.event in SYSTEM_EVENTS:
         return
-    now = now or utcnow()
+    now = hotpath.stamp(conn, now or utcnow())
     follows = msg.event in ("subscribe", "subscribe_scan")
     hotpath.execute(conn, _TOUCH, {
         "account": msg.account, "openid": msg.openid, "now": now,

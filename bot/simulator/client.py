@@ -13,12 +13,9 @@ import requests
 from bot.config import Account
 from bot.wechat.crypto import MessageCrypto, SignatureError, signature, verify
 from bot.wechat.parse import BadMessage, parse_xml
+from bot.wechat.replies import cdata
 
 _counter = itertools.count(1)
-
-
-def cdata(value: str) -> str:
-    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 @dataclass

@@ -6,7 +6,7 @@ A passive text reply carries at most 2048 bytes; a news reply one article (since
 
 from __future__ import annotations
 
-from wechatpy.replies import ArticlesReply, TextReply
+from wechatpy.replies import ArticlesReply
 
 from bot.dispatch import Article, Reply
 
@@ -39,9 +39,16 @@ def render(reply: Reply, *, to_user: str, from_user: str, create_time: int) -> t
             "image": reply.image, "url": reply.url,
         }]).render()
         return "news", xml
-    text = cut_text(str(reply))
-    return "text", TextReply(source=from_user, target=to_user, time=create_time,
-                             content=text).render()
+    return "text", (
+        f"<xml><ToUserName>{cdata(to_user)}</ToUserName>"
+        f"<FromUserName>{cdata(from_user)}</FromUserName><CreateTime>{create_time}</CreateTime>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content>{cdata(cut_text(str(reply)))}</Content>"
+        "</xml>")
+
+
+def cdata(text: str) -> str:
+    """CDATA that survives any text, "]]>" included (wechatpy's renderer does not split it)."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def plain_text(reply: Reply) -> str:
