@@ -15,6 +15,7 @@ $(BIN)/hotline: pyproject.toml
 
 run: $(BIN)/hotline
 	$(BIN)/hotline db upgrade
+	$(BIN)/hotline content load
 	$(BIN)/hotline serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/hotline

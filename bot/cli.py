@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 import requests
@@ -17,8 +18,10 @@ from bot import migrate
 from bot.app import create_app
 from bot.config import ConfigError, Settings
 from bot.runtime import build_router, build_runtime
+from bot.services import content as content_service
 from bot.simulator import fakeapi
 from bot.simulator.client import SubscriberClient
+from content import schema
 
 
 def _settings() -> Settings:
@@ -145,3 +148,44 @@ def sim_api(host: str, port: int) -> None:
     app.register_blueprint(fakeapi.blueprint, url_prefix="/sim/api")
     click.echo(f"fake WeChat API on http://{_display(host)}:{port}/sim/api/")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@cli.group()
+def content() -> None:
+    """The knowledge base: check and load content/data."""
+
+
+@content.command("check", with_appcontext=False)
+@click.option("--path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=schema.DATA_DIR, show_default=True)
+def content_check(path: Path) -> None:
+    """Validate the data files; every problem is printed as file:line: message."""
+    problems = schema.check(path)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in {path}")
+    catalog = schema.load_catalog(path)
+    click.echo(f"ok: {len(catalog.items)} items, "
+               f"{sum(len(item.facts) for item in catalog.items)} facts")
+
+
+@content.command("load", with_appcontext=False)
+@click.option("--path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=schema.DATA_DIR, show_default=True)
+def content_load(path: Path) -> None:
+    """Upsert the items by slug, archive the ones that left the files, bump the version."""
+    try:
+        catalog = schema.load_catalog(path)
+    except schema.ContentError as error:
+        raise click.ClickException(f"nothing loaded:\n{error}") from error
+    settings = _settings()
+    runtime = build_runtime(settings)
+    try:
+        with runtime.sessionmaker.begin() as session:
+            report = content_service.load(session, catalog.items)
+    finally:
+        runtime.close()
+    click.echo(f"loaded: {len(report.created)} new, {len(report.updated)} changed, "
+               f"{len(report.archived)} archived, {report.unchanged} unchanged; "
+               f"content version {report.version}")
