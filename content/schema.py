@@ -1,189 +1,224 @@
 """Loading and checking content/data: every mistake is reported with its file and line.
 
-An item file is YAML with a top-level `items:` list; each entry has the fields of
-content.model.Item (facts as a list of content.model.Fact fields, parts as {label, value,
-unit}). `load_catalog()` raises ContentError listing every problem; `check()` returns them.
+content/data holds:
+- item files (any other `*.yaml`): a mapping with one key, `items:`, a list of items with the
+  fields of content.model.Item; `facts` is a list of content.model.Fact fields, a fact's `parts`
+  a list of {label, value, unit}. Parts must add up to the fact's `number` (within rounding)
+  unless the fact says `parts_approximate: true` (the source's parts do not add up).
+- synonyms.yaml: `groups:`, lists of words that mean the same (the first is the usual one).
+- dictionary.txt: jieba's user-dictionary format, "word freq tag" per line.
+- menu.yaml: the custom menu in WeChat's JSON shape (`button:` ...); every click key is answered
+  by an item's `menu_key` or is one of RESERVED_MENU_KEYS, which code handles.
+
+`check()` returns the problems; `load_catalog()` returns the Catalog or raises ContentError listing
+every problem as "file:line: message".
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from content.located import (
+    FLAG,
+    INT,
+    LIST,
+    NUMBER,
+    TEXT,
+    TEXTS,
+    ContentError,
+    Mapping,
+    Problem,
+    Sequence,
+    Sink,
+    check_fields,
+    read_yaml,
+)
 from content.model import CATEGORIES, Catalog, Fact, Item, Part
+from content.schema_lexicon import DICTIONARY_FILE, SYNONYMS_FILE, read_dictionary, read_synonyms
+from content.schema_menu import MENU_FILE, MENU_KEY, RESERVED_MENU_KEYS, read_menu
+
+__all__ = ["DATA_DIR", "RESERVED_MENU_KEYS", "ContentError", "Problem", "check", "load_catalog"]
 
 DATA_DIR = Path(__file__).with_name("data")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-ITEM_FIELDS = {f.name for f in fields(Item)} - {"where"}
-FACT_FIELDS = {f.name for f in fields(Fact)} | {"parts_approximate"}
+YEARS = range(1949, 2101)
+
+ITEM_FIELDS = {"slug": TEXT, "category": TEXT, "title": TEXT, "body": TEXT, "source": TEXT,
+               "summary": TEXT, "keywords": TEXTS, "questions": TEXTS, "facts": LIST,
+               "year": INT, "image": TEXT, "source_url": TEXT, "menu_key": TEXT}
+FACT_FIELDS = {"id": TEXT, "label": TEXT, "value": TEXT, "sentence": TEXT, "section": TEXT,
+               "number": NUMBER, "unit": TEXT, "year": INT, "parts": LIST, "keywords": TEXTS,
+               "parts_approximate": FLAG}
+PART_FIELDS = {"label": TEXT, "value": NUMBER, "unit": TEXT}
 REQUIRED_ITEM = ("slug", "category", "title", "body", "source")
 REQUIRED_FACT = ("id", "label", "value", "sentence")
-TUPLE_FIELDS = ("keywords", "questions")
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
-
-
-class ContentError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-def _lines(node: yaml.Node) -> dict[str, int]:
-    """Line (1-based) of each key of a mapping node."""
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {key.value: key.start_mark.line + 1 for key, _ in node.value}
-
-
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def problem(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path.name, line, message))
-
-    def items(self) -> list[Item]:
-        text = self.path.read_text(encoding="utf-8")
-        try:
-            root = yaml.compose(text)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            self.problem(mark.line + 1 if mark else 1, f"not valid YAML: {exc}")
-            return []
-        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-            self.problem(1, "expected a mapping with an `items:` list")
-            return []
-        item_nodes = dict(root.value)[next(k for k, _ in root.value if k.value == "items")]
-        return [item for item in (self.item(entry, node) for entry, node
-                                  in zip(data["items"], item_nodes.value, strict=True))
-                if item is not None]
-
-    def item(self, entry: Any, node: yaml.Node) -> Item | None:
-        line = node.start_mark.line + 1
-        if not isinstance(entry, dict):
-            self.problem(line, "an item is a mapping of fields")
-            return None
-        lines = _lines(node)
-        before = len(self.problems)
-        self.fields_known(entry, ITEM_FIELDS, lines, line, "item")
-        for name in REQUIRED_ITEM:
-            if not isinstance(entry.get(name), str) or not entry[name].strip():
-                self.problem(lines.get(name, line), f"item field `{name}` is required text")
-        slug = entry.get("slug", "")
-        if isinstance(slug, str) and slug and not SLUG.match(slug):
-            self.problem(lines["slug"], f"slug {slug!r}: lowercase letters, digits, hyphens")
-        if entry.get("category") not in CATEGORIES:
-            self.problem(lines.get("category", line),
-                         f"category must be one of {', '.join(CATEGORIES)}")
-        self.year(entry.get("year"), lines.get("year", line))
-        facts = self.facts(entry.get("facts", []), node, lines.get("facts", line))
-        if len(self.problems) > before:
-            return None
-        values = {k: v for k, v in entry.items() if k in ITEM_FIELDS and k != "facts"}
-        for name in TUPLE_FIELDS:
-            values[name] = tuple(str(v) for v in values.get(name, ()) or ())
-        return Item(**values, facts=facts, where=f"{self.path.name}:{line}")
-
-    def fields_known(self, entry: dict, known: set[str], lines: dict[str, int], line: int,
-                     what: str) -> None:
-        for key in entry:
-            if key not in known:
-                self.problem(lines.get(key, line), f"unknown {what} field `{key}`")
-
-    def year(self, value: Any, line: int) -> None:
-        if value is not None and (not isinstance(value, int) or not 1949 <= value <= 2100):
-            self.problem(line, f"year must be a year between 1949 and 2100, got {value!r}")
-
-    def facts(self, entries: Any, item_node: yaml.Node, line: int) -> tuple[Fact, ...]:
-        if not isinstance(entries, list):
-            self.problem(line, "facts is a list")
-            return ()
-        nodes = next((v.value for k, v in item_node.value if k.value == "facts"), [])
-        result, seen = [], set()
-        for entry, node in zip(entries, nodes, strict=False):
-            fact = self.fact(entry, node, seen)
-            if fact is not None:
-                result.append(fact)
-        return tuple(result)
-
-    def fact(self, entry: Any, node: yaml.Node, seen: set[str]) -> Fact | None:
-        line = node.start_mark.line + 1
-        if not isinstance(entry, dict):
-            self.problem(line, "a fact is a mapping of fields")
-            return None
-        lines = _lines(node)
-        before = len(self.problems)
-        self.fields_known(entry, FACT_FIELDS, lines, line, "fact")
-        for name in REQUIRED_FACT:
-            if entry.get(name) in (None, ""):
-                self.problem(lines.get(name, line), f"fact field `{name}` is required")
-        if entry.get("id") in seen:
-            self.problem(lines.get("id", line), f"fact id {entry['id']!r} used twice in the item")
-        seen.add(entry.get("id"))
-        self.year(entry.get("year"), lines.get("year", line))
-        parts = self.parts(entry, lines.get("parts", line))
-        if len(self.problems) > before:
-            return None
-        values = {k: v for k, v in entry.items() if k in FACT_FIELDS - {"parts_approximate"}}
-        values["value"] = str(values["value"])
-        values["keywords"] = tuple(values.get("keywords", ()) or ())
-        return Fact(**{**values, "parts": parts})
-
-    def parts(self, entry: dict, line: int) -> tuple[Part, ...]:
-        raw = entry.get("parts") or []
-        try:
-            parts = tuple(Part(str(p["label"]), float(p["value"]), str(p.get("unit", "")))
-                          for p in raw)
-        except (TypeError, KeyError, ValueError):
-            self.problem(line, "each part needs a label and a numeric value")
-            return ()
-        number = entry.get("number")
-        if parts and not entry.get("parts_approximate"):
-            total = sum(p.value for p in parts)
-            if not isinstance(number, int | float) or abs(total - number) > 1e-6:
-                self.problem(line, f"parts add up to {total:g}, the figure is {number!r}")
-        return parts
+REQUIRED_PART = ("label", "value")
 
 
 def check(path: Path = DATA_DIR) -> list[Problem]:
-    try:
-        load_catalog(path)
-    except ContentError as error:
-        return error.problems
-    return []
+    """Every problem in the data files under `path` (an empty list when all is well)."""
+    return _read(Path(path))[1]
 
 
 def load_catalog(path: Path = DATA_DIR) -> Catalog:
+    """The catalog under `path`; ContentError (listing every problem) when anything is wrong."""
+    catalog, problems = _read(Path(path))
+    if problems:
+        raise ContentError(problems)
+    return catalog
+
+
+def _read(path: Path) -> tuple[Catalog, list[Problem]]:
     problems: list[Problem] = []
     items: list[Item] = []
     for file in sorted(path.glob("*.yaml")):
-        if file.name in ("synonyms.yaml", "menu.yaml"):
-            continue
-        reader = _Reader(file)
-        items.extend(reader.items())
-        problems.extend(reader.problems)
+        if file.name not in (SYNONYMS_FILE, MENU_FILE):
+            items.extend(_read_items(file, Sink(file.name, problems)))
+    _check_unique(items, "slug", problems)
+    _check_unique([item for item in items if item.menu_key], "menu_key", problems)
+    synonyms = read_synonyms(path / SYNONYMS_FILE, Sink(SYNONYMS_FILE, problems))
+    dictionary = read_dictionary(path / DICTIONARY_FILE, Sink(DICTIONARY_FILE, problems))
+    answered = {item.menu_key for item in items if item.menu_key}
+    menu = read_menu(path / MENU_FILE, Sink(MENU_FILE, problems), answered)
+    catalog = Catalog(items=tuple(items), synonyms=synonyms, dictionary=dictionary, menu=menu)
+    return catalog, problems
+
+
+def _check_unique(items: list[Item], name: str, problems: list[Problem]) -> None:
     seen: dict[str, str] = {}
     for item in items:
-        if item.slug in seen:
-            file, line = item.where.split(":")
+        value = getattr(item, name)
+        if value in seen:
+            file, line = item.where.rsplit(":", 1)
             problems.append(Problem(file, int(line),
-                                    f"slug {item.slug!r} already used at {seen[item.slug]}"))
-        seen[item.slug] = item.where
-    if problems:
-        raise ContentError(problems)
-    return Catalog(items=tuple(items))
+                                    f"{name} {value!r} already used at {seen[value]}"))
+        else:
+            seen[value] = item.where
+
+
+def _read_items(file: Path, sink: Sink) -> list[Item]:
+    root = read_yaml(file, sink)
+    if root is None:
+        return []
+    if not isinstance(root, Mapping) or not isinstance(root.get("items"), Sequence):
+        sink.add(getattr(root, "line", 1), "an item file is a mapping with an `items:` list")
+        return []
+    for key in root:
+        if key != "items":
+            sink.add(root.line_of(key), f"unknown top-level key `{key}` (only `items:`)")
+    entries: Sequence = root["items"]
+    found = (_item(entry, line, sink) for entry, line in zip(entries, entries.item_lines,
+                                                               strict=True))
+    return [item for item in found if item is not None]
+
+
+def _item(entry: Any, line: int, sink: Sink) -> Item | None:
+    if not isinstance(entry, Mapping):
+        sink.add(line, "an item is a mapping of fields")
+        return None
+    before = sink.count()
+    check_fields(entry, ITEM_FIELDS, REQUIRED_ITEM, "item", sink)
+    slug = entry.get("slug")
+    if isinstance(slug, str) and slug and not SLUG.match(slug):
+        sink.add(entry.line_of("slug"), f"slug {slug!r}: lowercase letters, digits, hyphens")
+    if isinstance(entry.get("category"), str) and entry["category"] not in CATEGORIES:
+        sink.add(entry.line_of("category"), f"category must be one of {', '.join(CATEGORIES)}")
+    _check_year(entry, sink)
+    menu_key = entry.get("menu_key")
+    if isinstance(menu_key, str) and menu_key and not MENU_KEY.match(menu_key):
+        sink.add(entry.line_of("menu_key"), f"menu_key {menu_key!r}: A-Z, digits, underscores")
+    url = entry.get("source_url")
+    if isinstance(url, str) and url and not url.startswith(("https://", "http://")):
+        sink.add(entry.line_of("source_url"), "source_url must start with https:// or http://")
+    facts = _facts(entry, sink)
+    if sink.count() > before:
+        return None
+    values = {key: value for key, value in entry.items() if value is not None}
+    for name in ("keywords", "questions"):
+        values[name] = tuple(values.get(name, ()))
+    values["facts"] = facts
+    return Item(**values, where=f"{sink.file}:{line}")
+
+
+def _check_year(entry: Mapping, sink: Sink) -> None:
+    year = entry.get("year")
+    if isinstance(year, int) and not isinstance(year, bool) and year not in YEARS:
+        sink.add(entry.line_of("year"), f"year must be between 1949 and 2100, got {year}")
+
+
+def _facts(item: Mapping, sink: Sink) -> tuple[Fact, ...]:
+    entries = item.get("facts")
+    if not isinstance(entries, Sequence):
+        return ()
+    seen: dict[str, int] = {}
+    facts = (_fact(entry, line, seen, sink) for entry, line in zip(entries, entries.item_lines,
+                                                                    strict=True))
+    return tuple(fact for fact in facts if fact is not None)
+
+
+def _fact(entry: Any, line: int, seen: dict[str, int], sink: Sink) -> Fact | None:
+    if not isinstance(entry, Mapping):
+        sink.add(line, "a fact is a mapping of fields")
+        return None
+    before = sink.count()
+    check_fields(entry, FACT_FIELDS, REQUIRED_FACT, "fact", sink)
+    fact_id = entry.get("id")
+    if isinstance(fact_id, str) and fact_id:
+        if not SLUG.match(fact_id):
+            sink.add(entry.line_of("id"), f"fact id {fact_id!r}: lowercase letters, digits, "
+                                          "hyphens")
+        if fact_id in seen:
+            sink.add(entry.line_of("id"),
+                     f"fact id {fact_id!r} used twice in the item (first at line {seen[fact_id]})")
+        seen.setdefault(fact_id, entry.line_of("id"))
+    _check_year(entry, sink)
+    parts = _parts(entry, sink)
+    if sink.count() > before:
+        return None
+    values = {key: value for key, value in entry.items()
+              if value is not None and key != "parts_approximate"}
+    values["keywords"] = tuple(values.get("keywords", ()))
+    values["parts"] = parts
+    return Fact(**values)
+
+
+def _parts(fact: Mapping, sink: Sink) -> tuple[Part, ...]:
+    entries = fact.get("parts")
+    approximate = fact.get("parts_approximate") is True
+    if not isinstance(entries, Sequence) or not entries:
+        if approximate:
+            sink.add(fact.line_of("parts_approximate"), "parts_approximate without parts")
+        return ()
+    before = sink.count()
+    for entry, line in zip(entries, entries.item_lines, strict=True):
+        if isinstance(entry, Mapping):
+            check_fields(entry, PART_FIELDS, REQUIRED_PART, "part", sink)
+        else:
+            sink.add(line, "a part is a mapping: {label: ..., value: ...}")
+    if sink.count() > before:
+        return ()
+    parts = tuple(Part(entry["label"], entry["value"], entry.get("unit") or "")
+                  for entry in entries)
+    number = fact.get("number")
+    if not isinstance(number, int | float) or isinstance(number, bool):
+        sink.add(fact.line_of("parts"), "a figure with parts needs its `number`")
+    elif not approximate and not _adds_up([part.value for part in parts], number):
+        total = sum(part.value for part in parts)
+        sink.add(fact.line_of("parts"), f"parts add up to {total:g}, the figure is {number:g} "
+                                        "(mark `parts_approximate: true` if the source says so)")
+    return parts
+
+
+def _adds_up(values: list[float], number: float) -> bool:
+    """Whole numbers add up exactly; decimals within half a unit of their last place each."""
+    decimals = max(_decimals(value) for value in [*values, number])
+    slack = 0.5 * 10 ** -decimals * len(values) if decimals else 0
+    return abs(sum(values) - number) <= slack + 1e-9
+
+
+def _decimals(value: float) -> int:
+    exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
