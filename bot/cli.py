@@ -20,7 +20,7 @@ from bot.config import ConfigError, Settings
 from bot.runtime import build_router, build_runtime
 from bot.services import content as content_service
 from bot.simulator import fakeapi
-from bot.simulator.client import SubscriberClient
+from bot.simulator.client import SimReply, SubscriberClient
 from content import schema
 
 
@@ -117,6 +117,8 @@ def sim_say(text: str, openid: str, aes: bool, base_url: str | None, account_nam
         raise click.ClickException(f"no account named {account_name!r}")
     if not text and not event:
         raise click.ClickException("say something: TEXT or --event")
+    if event == "click" and not key:
+        raise click.ClickException("--event click needs --key (the menu button's key)")
     try:
         client = SubscriberClient(base_url or settings.public_url, account, openid, aes=aes)
         reply = client.event(event.upper() if event == "click" else event, key) if event \
@@ -124,16 +126,21 @@ def sim_say(text: str, openid: str, aes: bool, base_url: str | None, account_nam
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     except requests.RequestException as exc:
-        raise click.ClickException(f"cannot reach {client.base_url}: {exc}") from exc
-    if reply.kind == "text":
-        click.echo(reply.text)
-    elif reply.kind == "news":
-        article = reply.article
-        click.echo(f"[图文] {article['Title']}\n{article['Description']}\n{article['Url']}")
-    elif reply.kind == "success":
-        click.echo("(success: no reply)")
-    else:
+        raise click.ClickException(f"cannot reach the webhook at {client.url}: {exc}") from exc
+    if reply.kind == "error":
         raise click.ClickException(f"webhook answered {reply.status}: {reply.text}")
+    click.echo(_reply_text(reply))
+
+
+def _reply_text(reply: SimReply) -> str:
+    if reply.kind == "text":
+        return reply.text
+    if reply.kind == "news":
+        article = reply.article
+        return f"[图文] {article['Title']}\n{article['Description']}\n{article['Url']}"
+    if reply.kind == "success":
+        return "(success: no reply)"
+    return f"({reply.kind} reply)\n{reply.reply_xml}"
 
 
 @sim.command("api", with_appcontext=False)

@@ -1,21 +1,20 @@
-"""The outbound client against the fake API over real HTTP."""
+"""The outbound client against the fake WeChat API over real HTTP."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import requests
 from sqlalchemy import select
 
 from bot.dispatch import Article
-from bot.models import OutboundMessage
+from bot.models import OutboundMessage, Subscriber
 from bot.wechat.api import WeChatAPI, WeChatAPIError
+from bot.wechat.replies import TEXT_LIMIT_BYTES
 from tests.wechat import event_xml, signed_query, text_xml, url
+
+JPEG = b"\xff\xd8\xff\xe0" + b"0" * 1000
 
 
 def calls(live, path=None):
@@ -29,7 +28,9 @@ def fault(live, **spec):
 
 def say(live, account, openid, body=None):
     body = body or text_xml("你好", openid=openid)
-    requests.post(url(f"{live.url}/wechat", signed_query(account.token)), data=body, timeout=5)
+    answer = requests.post(url(f"{live.url}/wechat", signed_query(account.token)),
+                           data=body.encode(), timeout=5)
+    answer.raise_for_status()
 
 
 def outbound(runtime):
@@ -37,33 +38,47 @@ def outbound(runtime):
         return conn.execute(select(OutboundMessage).order_by(OutboundMessage.id)).all()
 
 
+def window_used(runtime, openid):
+    with runtime.engine.connect() as conn:
+        return conn.execute(select(Subscriber.message_window_sent)
+                            .where(Subscriber.openid == openid)).scalar()
+
+
 @pytest.fixture
 def api(live, runtime, account):
     return WeChatAPI(runtime.settings, account, runtime.engine)
 
 
-def test_token_fetched_once_and_reused(live, api, account):
+def test_token_fetched_once_from_api_base_and_shared(live, api, account, runtime):
     say(live, account, "o1")
     for _ in range(3):
         assert api.send_text("o1", "消息").ok
-    assert len(calls(live, "token")) == 1
+    assert api.client.tag.get() == [{"id": 2, "name": "星标组", "count": 0}]  # wechatpy's own
+    other = WeChatAPI(runtime.settings, account, runtime.engine)  # another worker, say
+    assert other.get_tags()["tags"][0]["id"] == 2
+    (fetch,) = calls(live, "token")
+    assert fetch["appid"] == account.appid and "secret=***" in fetch["query"]
     assert len(calls(live, "message/custom/send")) == 3
 
 
-def test_expired_token_refreshed_once_and_retried(live, api, account):
+@pytest.mark.parametrize("errcode", [40001, 40014, 42001])
+def test_expired_token_refreshed_once_and_retried(live, api, account, errcode):
     say(live, account, "o1")
     assert api.send_text("o1", "一").ok
-    fault(live, path="message/custom/send", errcode=42001)
+    fault(live, path="message/custom/send", errcode=errcode)
     assert api.send_text("o1", "二").ok
     assert len(calls(live, "token")) == 2
-    fault(live, path="message/custom/send", errcode=40001, count=2)
+    fault(live, path="message/custom/send", errcode=errcode, count=2)
     result = api.send_text("o1", "三")
-    assert not result.ok and result.errcode == 40001
+    assert (result.ok, result.errcode) == (False, errcode)
+    assert len(calls(live, "token")) == 3  # one refresh per call, one retry
+    assert [c["errcode"] for c in calls(live, "message/custom/send")] == \
+        [0, errcode, 0, errcode, errcode]
 
 
 def test_window_refusals_are_local_and_recorded(live, api, account, runtime):
     result = api.send_text("never-wrote", "你好")
-    assert (result.ok, result.errcode) == (False, 45015)
+    assert (result.ok, result.errcode) == (False, 45015) and result.outbound_id
     say(live, account, "o2")
     for _ in range(5):
         assert api.send_text("o2", "好").ok
@@ -80,81 +95,97 @@ def test_event_window_allows_three_in_a_minute(live, api, account):
 
 def test_api_errors_reported_not_raised(live, api, account, runtime):
     say(live, account, "o4")
-    fault(live, path="message/custom/send", errcode=45015)
-    assert api.send_text("o4", "好").errcode == 45015
+    for errcode in (45015, 45047):
+        fault(live, path="message/custom/send", errcode=errcode)
+        assert api.send_text("o4", "好").errcode == errcode
     fault(live, path="message/custom/send", http_status=502)
     result = api.send_article("o4", Article("标题", url="http://x"))
-    assert not result.ok and "502" in result.error
-    fault(live, path="message/custom/send", delay=1.5)
-    slow = WeChatAPI(runtime.settings.with_overrides(api_timeout=0.5), account, runtime.engine)
-    assert not slow.send_text("o4", "好").ok
-    assert [r.status for r in outbound(runtime)] == ["failed"] * 3
+    assert (result.ok, result.errcode) == (False, -1) and "502" in result.error
+    fault(live, path="message/custom/send", delay=1.0)
+    slow = WeChatAPI(runtime.settings.with_overrides(api_timeout=0.3), account, runtime.engine)
+    timed_out = slow.send_text("o4", "好")
+    assert not timed_out.ok and "Timeout" in timed_out.error
+    assert [(r.status, r.errcode) for r in outbound(runtime)] == \
+        [("failed", 45015), ("failed", 45047), ("failed", -1), ("failed", -1)]
+    assert window_used(runtime, "o4") == 0  # failures do not count against the quota
+
+
+def test_unreachable_api_and_refused_token_are_reported(live, runtime, account):
+    say(live, account, "o5")
+    closed = runtime.settings.with_overrides(api_base="http://127.0.0.1:9/")
+    result = WeChatAPI(closed, account, runtime.engine).send_text("o5", "好")
+    assert (result.ok, result.errcode) == (False, -1) and "token" in result.error
+    wrong = account.__class__(account.name, account.token, account.appid, "wrong-secret")
+    refused = WeChatAPI(runtime.settings, wrong, runtime.engine).send_text("o5", "好")
+    assert (refused.ok, refused.errcode) == (False, 40125)
+    assert [r.status for r in outbound(runtime)] == ["failed", "failed"]
+    assert calls(live, "message/custom/send") == []
+
+
+def test_every_attempt_recorded_with_its_payload(live, api, account, runtime):
+    say(live, account, "o6")
+    long = api.send_text("o6", "很长的回答。" * 400, inbound_id=42)
+    news = api.send_reply("o6", Article("标题", "摘要", "http://x/p/1", "http://x/1.png"))
+    nothing = api.send_reply("o6", None)
+    assert long.ok and news.ok and nothing.ok and nothing.outbound_id is None
+    rows = outbound(runtime)
+    assert [(r.kind, r.status, r.inbound_id) for r in rows] == \
+        [("custom", "sent", 42), ("custom", "sent", None)]
+    content = json.loads(rows[0].payload)["text"]["content"]
+    assert len(content.encode()) <= TEXT_LIMIT_BYTES and content.endswith("……")
+    assert json.loads(rows[1].payload)["news"]["articles"] == [{
+        "title": "标题", "description": "摘要", "url": "http://x/p/1",
+        "picurl": "http://x/1.png"}]
 
 
 def test_templates_refused_for_subscription_accounts(live, runtime, account):
     sub = account.__class__(account.name, account.token, account.appid, account.secret,
                             type="subscription")
-    api = WeChatAPI(runtime.settings, sub, runtime.engine)
-    assert api.send_template("o1", "T1", {"first": {"value": "x"}}).errcode == 48001
+    refused = WeChatAPI(runtime.settings, sub, runtime.engine).send_template(
+        "o1", "T1", {"first": {"value": "x"}})
+    assert (refused.ok, refused.errcode) == (False, 48001)
+    assert calls(live, "message/template/send") == []
     service = WeChatAPI(runtime.settings, account, runtime.engine)
-    sent = service.send_template("o1", "T1", {"first": {"value": "x"}})
+    sent = service.send_template("o1", "T1", {"first": {"value": "x"}}, url="http://x/")
     assert sent.ok and sent.msgid
+    assert calls(live, "message/template/send")[0]["body"]["url"] == "http://x/"
+    fault(live, path="message/template/send", errcode=43004)
+    assert service.send_template("o1", "T1", {"first": {"value": "x"}}).errcode == 43004
+    assert [(r.kind, r.status, r.wechat_msgid) for r in outbound(runtime)] == [
+        ("template", "refused", ""), ("template", "sent", sent.msgid),
+        ("template", "failed", "")]
 
 
-def test_mass_send_uses_tag_filter(live, api):
-    api.mass_send_text("通知", tag_id=7, clientmsgid="c1")
+def test_broadcast_wrappers(live, api):
+    thumb = api.add_material("thumb", "cover.jpg", JPEG)["media_id"]
+    draft = api.add_draft([{"title": "通知", "content": "<p>正文</p>",
+                            "thumb_media_id": thumb}])["media_id"]
+    assert api.preview("o1", media_id=draft)["errcode"] == 0
+    sent = api.mass_send_mpnews(draft, tag_id=7, clientmsgid="push-1")
     body = calls(live, "message/mass/sendall")[-1]["body"]
     assert body["filter"] == {"is_to_all": False, "tag_id": 7} and "group_id" not in body
-    with pytest.raises(WeChatAPIError) as error:
-        api.post("draft/add", {"articles": []})
-    assert error.value.errcode == 47001
+    assert api.mass_status(sent["msg_id"])["msg_status"] == "SEND_SUCCESS"
+    with pytest.raises(WeChatAPIError) as repeated:
+        api.mass_send_mpnews(draft, tag_id=7, clientmsgid="push-1")
+    assert repeated.value.errcode == 45065
+    assert api.mass_send_text("全体通知")["msg_id"]
+    assert api.mass_send_to(["o1", "o2"], {"msgtype": "text", "text": {"content": "点名"}})
+    assert api.publish(draft)["publish_id"]
+    with pytest.raises(WeChatAPIError) as bad:
+        api.add_draft([])
+    assert (bad.value.errcode, bad.value.errmsg) == (44003, "empty news data")
 
 
-REFRESH = textwrap.dedent("""
-    import json, sys
-    from bot.config import Settings
-    from bot.db import make_engine
-    from bot.wechat.api import WeChatAPI
-    settings = Settings.from_env(json.loads(sys.argv[1]))
-    engine = make_engine(settings.database_url)
-    redis_client = None
-    if len(sys.argv) > 2:
-        import redis
-        redis_client = redis.Redis.from_url(sys.argv[2])
-    api = WeChatAPI(settings, settings.default_account, engine, redis_client)
-    print(api.token())
-""")
-
-
-def run_two_processes(live, settings, *extra):
-    env = {"HOTLINE_DATABASE_URL": settings.database_url, "HOTLINE_ENV": "test",
-           "WECHAT_TOKEN": "test-token", "WECHAT_APPID": settings.default_account.appid,
-           "WECHAT_SECRET": settings.default_account.secret, "HOTLINE_SIMULATOR": "1",
-           "WECHAT_API_BASE": f"{live.url}/sim/api/"}
-    fault(live, path="token", delay=0.5)  # both processes must meet while one refreshes
-    procs = [subprocess.Popen([sys.executable, "-c", REFRESH, json.dumps(env), *extra],
-                              stdout=subprocess.PIPE, text=True, env={**os.environ})
-             for _ in range(2)]
-    tokens = [p.communicate(timeout=60)[0].strip() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
-    assert tokens[0] == tokens[1] and tokens[0].startswith("SIM1.")
-    assert len(calls(live, "token")) == 1
-
-
-def test_two_processes_share_one_refresh_database(live, runtime):
-    run_two_processes(live, runtime.settings)
-
-
-@pytest.mark.redis
-def test_two_processes_share_one_refresh_redis(live, runtime):
-    redis_url = os.environ.get("HOTLINE_TEST_REDIS_URL")
-    if not redis_url:
-        pytest.skip("HOTLINE_TEST_REDIS_URL not set")
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    client.delete("hotline:token:default", "hotline:token-lock:default")
-    try:
-        run_two_processes(live, runtime.settings, redis_url)
-    finally:
-        client.delete("hotline:token:default", "hotline:token-lock:default")
+def test_menu_tag_and_media_wrappers(live, api):
+    menu = {"button": [{"type": "click", "name": "帮助", "key": "HELP"}]}
+    assert api.create_menu(menu)["errcode"] == 0
+    assert api.get_menu() == {"menu": menu}
+    assert api.delete_menu()["errcode"] == 0
+    tag = api.create_tag("政策")["tag"]["id"]
+    assert api.tag_users(tag, ["o1", "o2"])["errcode"] == 0
+    assert api.untag_users(tag, ["o2"])["errcode"] == 0
+    assert {t["id"]: t["count"] for t in api.get_tags()["tags"]} == {2: 0, tag: 1}
+    assert api.upload_media("image", "a.png", b"png")["media_id"]
+    with pytest.raises(WeChatAPIError) as refused:
+        api.upload_media("sticker", "a.png", b"png")
+    assert refused.value.errcode == 40004

@@ -1,32 +1,67 @@
-"""A fake WeChat API over real HTTP (/sim/api/...): answers like WeChat, errors included.
+"""A fake WeChat API over real HTTP (/sim/api/...): checks requests and answers like WeChat,
+errors included (https://developers.weixin.qq.com/doc/offiaccount/).
 
-Every call is recorded (GET /sim/api/_calls lists them, newest last); failures can be injected
-(POST /sim/api/_faults). State lives in the database so several workers agree. Tokens are
-HMAC-signed, so any process can check them. Endpoint shapes follow
-https://developers.weixin.qq.com/doc/offiaccount/ (token, custom send, template, mass, draft,
-freepublish, menu, tags, media).
+Every call is recorded as a SimulatorCall, failed ones and token fetches included
+(``GET /sim/api/_calls`` lists them, newest last; ``DELETE`` clears them). Failures can be
+injected (``POST /sim/api/_faults``). All state lives in the database and tokens are signed,
+so several worker processes serve one consistent fake.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from bot.config import Account
 from bot.db import utcnow
-from bot.models import SimulatorCall, SimulatorFault
+from bot.models import SimulatorCall
+from bot.simulator import calls
+from bot.simulator import wechat_assets as assets
+from bot.simulator import wechat_messages as messages
 from bot.simulator import wechat_rules as rules
+from bot.simulator import wechat_tokens as tokens
+from bot.simulator.wechat_rules import Call, Handler, err
+from bot.simulator.wechat_tokens import issue_token
 
 blueprint = Blueprint("sim_api", __name__)
-TOKEN_TTL = 7200
+MAX_RECORDED = 200_000  # characters of a recorded body
+CALLS_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str  # GET | POST
+    handler: Handler
+    body: str = "json"  # json | none | multipart
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "message/custom/send": Endpoint("POST", messages.custom_send),
+    "message/template/send": Endpoint("POST", messages.template_send),
+    "message/mass/sendall": Endpoint("POST", messages.mass_sendall),
+    "message/mass/send": Endpoint("POST", messages.mass_send),
+    "message/mass/preview": Endpoint("POST", messages.mass_preview),
+    "message/mass/get": Endpoint("POST", messages.mass_get),
+    "draft/add": Endpoint("POST", messages.draft_add),
+    "freepublish/submit": Endpoint("POST", messages.freepublish_submit),
+    "menu/create": Endpoint("POST", rules.menu_create),
+    "menu/get": Endpoint("GET", rules.menu_get, "none"),
+    "menu/delete": Endpoint("GET", rules.menu_delete, "none"),
+    "tags/create": Endpoint("POST", assets.tags_create),
+    "tags/get": Endpoint("GET", assets.tags_get, "none"),
+    "tags/delete": Endpoint("POST", assets.tags_delete),
+    "tags/members/batchtagging": Endpoint("POST", assets.tags_batchtagging),
+    "tags/members/batchuntagging": Endpoint("POST", assets.tags_batchuntagging),
+    "tags/getidlist": Endpoint("POST", assets.tags_getidlist),
+    "media/upload": Endpoint("POST", assets.media_upload, "multipart"),
+    "material/add_material": Endpoint("POST", assets.material_add, "multipart"),
+}
 
 
 def _runtime():
@@ -37,176 +72,176 @@ def _accounts() -> tuple[Account, ...]:
     return _runtime().settings.accounts
 
 
-def _signer(account: Account) -> bytes:
-    return hashlib.sha256(f"sim-token:{account.appid}:{account.secret}".encode()).digest()
-
-
-def issue_token(account: Account, now: float | None = None) -> str:
-    expires = int((now or time.time()) + TOKEN_TTL)
-    payload = base64.urlsafe_b64encode(f"{account.appid}|{expires}|{secrets.token_hex(4)}"
-                                       .encode()).decode().rstrip("=")
-    mac = hmac.new(_signer(account), payload.encode(), "sha256").hexdigest()[:32]
-    return f"SIM1.{payload}.{mac}"
-
-
-def check_token(token: str) -> tuple[Account | None, int]:
-    """(account, 0) for a valid token; (None, errcode) otherwise."""
-    if not token:
-        return None, 41001
-    try:
-        _prefix, payload, mac = token.split(".")
-        appid, expires, _nonce = base64.urlsafe_b64decode(payload + "==").decode().split("|")
-    except (ValueError, UnicodeDecodeError):
-        return None, 40001
-    for account in _accounts():
-        if account.appid == appid:
-            good = hmac.new(_signer(account), payload.encode(), "sha256").hexdigest()[:32]
-            if not hmac.compare_digest(good, mac):
-                return None, 40001
-            return (account, 0) if int(expires) > time.time() else (None, 42001)
-    return None, 40001
-
-
-def _answer(payload: dict, status: int = 200, appid: str = "") -> Response:
-    body = json.dumps(payload, ensure_ascii=False)
-    with _runtime().engine.begin() as conn:
-        conn.execute(SimulatorCall.__table__.insert().values(
-            appid=appid, method=request.method, path=request.view_args.get("path", ""),
-            query=request.query_string.decode("utf-8", "replace")[:2000],
-            body=request.get_data(as_text=True)[:20000], status=status, response=body,
-            errcode=int(payload.get("errcode", 0) or 0), created_at=utcnow()))
-    return Response(body, status=status, mimetype="application/json")
-
-
-def _take_fault(path: str) -> SimulatorFault | None:
-    """Consume one injected fault for `path`, safely across processes."""
-    table = SimulatorFault.__table__
-    with _runtime().engine.begin() as conn:
-        rows = conn.execute(select(table).where(table.c.remaining > 0,
-                                                table.c.path.in_([path, "*"]))
-                            .order_by(table.c.id)).all()
-        for row in rows:
-            taken = conn.execute(update(table).where(table.c.id == row.id,
-                                                     table.c.remaining > 0)
-                                 .values(remaining=table.c.remaining - 1)).rowcount
-            if taken:
-                return row
-    return None
-
-
+# -- the API ----------------------------------------------------------------------------
 @blueprint.route("/<path:path>", methods=["GET", "POST"])
 def api(path: str) -> Response:
     if path.startswith("_"):
         return Response("not found", status=404)
-    fault = _take_fault(path)
+    fault = calls.take_fault(_runtime().engine, path)
     if fault is not None:
-        if fault.delay:
-            time.sleep(min(fault.delay, 30))
+        time.sleep(min(max(fault.delay, 0.0), calls.MAX_DELAY))
         if fault.http_status >= 400:
-            return _answer({"errcode": -1, "errmsg": "system error"}, fault.http_status)
+            return _answer(err(fault.errcode or -1), fault.http_status, _appid_hint())
         if fault.errcode:
-            return _answer({"errcode": fault.errcode,
-                            "errmsg": rules.ERRMSG.get(fault.errcode, "injected")})
+            return _answer(err(fault.errcode), appid=_appid_hint())
     if path in ("token", "stable_token"):
         return _token(path)
-    account, errcode = check_token(request.args.get("access_token", ""))
+    account, errcode = tokens.check_token(request.args.get("access_token", ""), _accounts(),
+                                          _runtime().engine)
     if account is None:
-        return _answer({"errcode": errcode, "errmsg": rules.ERRMSG[errcode]})
-    handler = rules.HANDLERS.get(path)
-    if handler is None:
-        return _answer({"errcode": 48001, "errmsg": "api unauthorized"}, appid=account.appid)
-    if path == "media/upload" or path == "material/add_material":
-        return _answer(handler(account, request.files, request.args), appid=account.appid)
-    try:
-        data = json.loads(request.get_data(as_text=True) or "{}")
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return _answer({"errcode": 47001, "errmsg": "data format error"}, appid=account.appid)
-    return _answer(handler(account, data, _runtime()), appid=account.appid)
+        return _answer(err(errcode), appid=_appid_hint())
+    endpoint = ENDPOINTS.get(path)
+    if endpoint is None:
+        return _answer(err(48001), appid=account.appid)
+    if request.method != endpoint.method:
+        return _answer(err(43001 if endpoint.method == "GET" else 43002), appid=account.appid)
+    call, errcode = _parse(endpoint, account)
+    if call is None:
+        return _answer(err(errcode), appid=account.appid)
+    return _answer(endpoint.handler(call), appid=account.appid)
+
+
+def _parse(endpoint: Endpoint, account: Account) -> tuple[Call | None, int]:
+    """The call with its parsed body, or WeChat's errcode for a body it cannot read."""
+    call = Call(account, _runtime(), args=request.args)
+    if endpoint.body == "multipart":
+        call.data, call.files = dict(request.form), request.files
+    elif endpoint.body == "json":
+        raw = request.get_data()
+        if not raw.strip():
+            return None, 44002
+        try:
+            call.data = json.loads(raw)
+        except ValueError:
+            return None, 47001
+        if not isinstance(call.data, dict):
+            return None, 47001
+    return call, 0
 
 
 def _token(path: str) -> Response:
+    """GET token (query) or POST stable_token (JSON body) with appid and secret."""
     if path == "token":
-        params: dict[str, Any] = request.args
+        if request.method != "GET":
+            return _answer(err(43001))
+        params: Any = request.args
     else:
+        if request.method != "POST":
+            return _answer(err(43002))
         try:
-            params = json.loads(request.get_data(as_text=True) or "{}")
+            params = json.loads(request.get_data() or b"null")
         except ValueError:
-            return _answer({"errcode": 47001, "errmsg": "data format error"})
-    if params.get("grant_type") != "client_credential":
-        return _answer({"errcode": 40002, "errmsg": "invalid grant_type"})
-    appid = params.get("appid", "")
-    account = next((a for a in _accounts() if a.appid == appid), None)
+            params = None
+        if not isinstance(params, dict):
+            return _answer(err(47001))
+    account, errcode = tokens.credentials_error(params, _accounts())
     if account is None:
-        return _answer({"errcode": 40013, "errmsg": "invalid appid"})
-    if not hmac.compare_digest(str(params.get("secret", "")), account.secret):
-        return _answer({"errcode": 40125, "errmsg": "invalid appsecret"}, appid=appid)
-    return _answer({"access_token": issue_token(account), "expires_in": TOKEN_TTL}, appid=appid)
+        known = any(a.appid == params.get("appid") for a in _accounts())
+        return _answer(err(errcode), appid=str(params.get("appid", "")) if known else "")
+    if path == "stable_token" and params.get("force_refresh") is not True:
+        current = tokens.current_stable(account, _runtime().engine)
+        if current is not None:
+            return _answer({"access_token": current[0], "expires_in": current[1]},
+                           appid=account.appid)
+    kind = "token" if path == "token" else "stable"
+    return _answer(lambda call_id: {"access_token": issue_token(account, call_id, kind),
+                                    "expires_in": tokens.TOKEN_TTL}, appid=account.appid)
 
 
+# -- recording --------------------------------------------------------------------------
+def _answer(payload: dict | Callable[[int], dict], status: int = 200,
+            appid: str = "") -> Response:
+    """Record the call and answer it; a callable payload gets the recorded call's id."""
+    values = {"appid": appid, "method": request.method, "status": status,
+              "path": (request.view_args or {}).get("path", "")[:128],
+              "query": _masked(request.query_string.decode("utf-8", "replace"))[:4000],
+              "body": _masked(_body_text())[:MAX_RECORDED], "created_at": utcnow()}
+    text = calls.record(_runtime().engine, values, payload)
+    return Response(text, status=status, mimetype="application/json")
+
+
+def _masked(text: str) -> str:
+    """Account secrets never reach the record (token fetches carry them)."""
+    for account in _accounts():
+        if len(account.secret) >= 6:
+            text = text.replace(account.secret, "***")
+    return text
+
+
+def _appid_hint() -> str:
+    """The appid a request is about (its token or its appid), for the record only."""
+    info = tokens.read_token(request.args.get("access_token", ""), _accounts())
+    if info is not None:
+        return info.account.appid
+    appid = request.args.get("appid", "")
+    return appid if any(a.appid == appid for a in _accounts()) else ""
+
+
+def _body_text() -> str:
+    """The body as recorded: the text, or for an upload its form and file sizes."""
+    if request.mimetype != "multipart/form-data":
+        return request.get_data(as_text=True)
+    files = {}
+    for name, upload in request.files.items():
+        files[name] = {"filename": upload.filename, "size": len(upload.read())}
+        upload.seek(0)
+    return json.dumps({"form": dict(request.form), "files": files}, ensure_ascii=False)
+
+
+# -- the record and the faults (simulator-only endpoints) --------------------------------
 @blueprint.get("/_calls")
 def list_calls() -> Response:
+    """Recorded calls, oldest first: after ``since`` (an id), else the newest ones; filtered
+    by ``path`` and by ``touser`` (the body's touser, or one of them for a list)."""
     table = SimulatorCall.__table__
-    query = select(table).order_by(table.c.id)
+    query = select(table)
     if request.args.get("path"):
         query = query.where(table.c.path == request.args["path"])
-    since = request.args.get("since", "")
-    if since.isdigit():
-        query = query.where(table.c.id > int(since))
-    with _runtime().engine.connect() as conn:
-        rows = conn.execute(query.limit(5000)).all()
-    touser = request.args.get("touser")
-    calls = [_call_json(row) for row in rows]
+    touser = request.args.get("touser", "")
     if touser:
-        calls = [c for c in calls if isinstance(c["body"], dict)
-                 and c["body"].get("touser") == touser]
-    return Response(json.dumps(calls, ensure_ascii=False), mimetype="application/json")
+        query = query.where(table.c.body.contains(touser, autoescape=True))
+    limit = min(_int_arg("limit", CALLS_LIMIT), CALLS_LIMIT)
+    since = _int_arg("since", -1)
+    if since >= 0:
+        query = query.where(table.c.id > since).order_by(table.c.id).limit(limit)
+    else:
+        query = query.order_by(table.c.id.desc()).limit(limit)
+    with _runtime().engine.connect() as conn:
+        rows = sorted(conn.execute(query).all(), key=lambda row: row.id)
+    found = [calls.call_json(row) for row in rows]
+    if touser:
+        found = [c for c in found if calls.addressed_to(c["body"], touser)]
+    return _json(found)
 
 
-def _parsed(text: str) -> Any:
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else default
 
 
-def _call_json(row) -> dict:
-    return {"id": row.id, "appid": row.appid, "method": row.method, "path": row.path,
-            "query": row.query, "body": _parsed(row.body), "status": row.status,
-            "errcode": row.errcode, "response": _parsed(row.response),
-            "created_at": row.created_at.isoformat()}
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(json.dumps(value, ensure_ascii=False), status=status,
+                    mimetype="application/json")
 
 
 @blueprint.delete("/_calls")
 def clear_calls() -> Response:
     with _runtime().engine.begin() as conn:
-        conn.execute(delete(SimulatorCall.__table__))
-    return Response("{}", mimetype="application/json")
+        deleted = conn.execute(delete(SimulatorCall.__table__)).rowcount
+    return _json({"deleted": deleted})
 
 
 @blueprint.route("/_faults", methods=["GET", "POST", "DELETE"])
 def faults() -> Response:
-    table = SimulatorFault.__table__
-    with _runtime().engine.begin() as conn:
-        if request.method == "POST":
-            data = request.get_json(silent=True)
-            if not isinstance(data, dict):
-                return Response('{"error": "JSON object expected"}', status=400,
-                                mimetype="application/json")
-            try:
-                values = {"path": str(data.get("path", "*")),
-                          "errcode": int(data.get("errcode", 0)),
-                          "http_status": int(data.get("http_status", 200)),
-                          "delay": float(data.get("delay", 0.0)),
-                          "remaining": int(data.get("count", 1)), "created_at": utcnow()}
-            except (TypeError, ValueError):
-                return Response('{"error": "bad field"}', status=400,
-                                mimetype="application/json")
-            conn.execute(table.insert().values(**values))
-        elif request.method == "DELETE":
-            conn.execute(delete(table))
-        rows = conn.execute(select(table).where(table.c.remaining > 0)).all()
-    listing = [{"id": r.id, "path": r.path, "errcode": r.errcode, "http_status": r.http_status,
-                "delay": r.delay, "remaining": r.remaining} for r in rows]
-    return Response(json.dumps(listing), mimetype="application/json")
+    """POST {"path", "errcode", "http_status", "delay", "count"}: the next `count` calls to
+    `path` ("*": any) wait `delay` seconds, then fail with `http_status` (>= 400) or
+    `errcode`; a delay alone only slows them down. GET lists the pending ones."""
+    engine = _runtime().engine
+    if request.method == "POST":
+        values, problem = calls.fault_values(request.get_json(silent=True))
+        if problem:
+            return _json({"error": problem}, 400)
+        calls.add_fault(engine, values)
+    elif request.method == "DELETE":
+        calls.clear_faults(engine)
+    return _json(calls.pending_faults(engine))

@@ -1,99 +1,151 @@
 """The access token of each account, shared by every process, refreshed by one at a time.
 
-Database store: a row per account; a process claims the refresh with a lease
-(`refreshing_until`) set by a conditional UPDATE, others wait and re-read.
-Redis store: the token under `hotline:token:<account>`, the lock a SET NX PX key.
+WeChat keeps one valid token per account: a new fetch retires the previous one (after five
+minutes), so processes that each fetched their own would keep knocking each other's out.
+Hence one store for all of them:
+
+- database (default): a row per account; a process claims the refresh with a lease
+  (`refreshing_until`) set by a conditional UPDATE, the others wait and re-read;
+- Redis (when `HOTLINE_REDIS_URL` is set): the token in the hash ``hotline:token:<account>``,
+  the lock a ``SET NX PX`` key next to it.
+
+A token is refreshed when it is missing, expired or within five minutes of expiry. While one
+process refreshes, the others keep using the old token if it has not expired yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import redis
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 
+from bot.config import Settings
 from bot.db import utcnow
 from bot.models import AccessToken
 from bot.services.upsert import insert_for
 
-REFRESH_MARGIN = dt.timedelta(minutes=5)
-LEASE = dt.timedelta(seconds=15)
+REFRESH_MARGIN = 300.0  # seconds before expiry when a token counts as due for refresh
+USABLE_MARGIN = 30.0  # an old token is still handed out until this close to its expiry
+LEASE = 15.0  # seconds a refresher holds the lock (longer than a token fetch can take)
+REDIS_PREFIX = "hotline:token:"
 T = AccessToken.__table__
 
 
 class TokenUnavailable(RuntimeError):
-    """No token could be fetched (the API refused or did not answer)."""
+    """No token could be had: the API refused (errcode) or did not answer (-1)."""
+
+    def __init__(self, message: str, errcode: int = -1) -> None:
+        super().__init__(message)
+        self.errcode = errcode
 
 
 @dataclass(frozen=True)
 class Fetched:
+    """What the token endpoint answered."""
+
     token: str
     expires_in: int
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The token a store holds, with its expiry (Unix time)."""
+
+    token: str
+    expires_at: float
+
+    def fresh(self, now: float) -> bool:
+        return self.expires_at - now > REFRESH_MARGIN
+
+    def usable(self, now: float) -> bool:
+        return self.expires_at - now > USABLE_MARGIN
 
 
 Fetcher = Callable[[], Fetched]
 
 
-class _SharedToken:
-    """The refresh protocol both stores follow: read; else take the lock, re-read, fetch,
-    save, release; else wait for the holder and read again."""
+class TokenStore(ABC):
+    """The refresh protocol every store follows: read; else take the lock, re-read, fetch,
+    save, release; else use the old token while it lasts, or wait for the holder."""
 
     account: str
 
-    def current(self) -> str | None:
-        raise NotImplementedError
+    @abstractmethod
+    def read(self) -> Stored | None:
+        """The stored token, if any."""
 
-    def _lock(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def invalidate(self, token: str) -> None:
+        """Forget `token`, unless another process has already replaced it."""
 
-    def _unlock(self, fetched: Fetched | None) -> None:
-        """Save `fetched` (when there is one) and release the lock."""
-        raise NotImplementedError
+    @abstractmethod
+    def _lock(self) -> Any:
+        """A lease handle, or None when another process holds the lock."""
 
-    def get(self, fetch: Fetcher, wait: float = 10.0) -> str:
+    @abstractmethod
+    def _save(self, fetched: Fetched, lease: Any) -> None:
+        """Store `fetched`, if `lease` is still ours (a successor's token is newer)."""
+
+    @abstractmethod
+    def _unlock(self, lease: Any) -> None:
+        """Release `lease`, if it is still ours."""
+
+    def get(self, fetch: Fetcher, wait: float = LEASE + 1) -> str:
         deadline = time.monotonic() + wait
         while True:
-            token = self.current()
-            if token:
-                return token
-            if self._lock():
-                fetched = None
-                try:
-                    token = self.current()  # refreshed by another process meanwhile
-                    if token:
-                        return token
-                    fetched = fetch()
-                finally:
-                    self._unlock(fetched)
-                return fetched.token
+            stored = self.read()
+            if stored and stored.fresh(time.time()):
+                return stored.token
+            lease = self._lock()
+            if lease is not None:
+                return self._refresh(fetch, lease)
+            if stored and stored.usable(time.time()):
+                return stored.token  # another process is refreshing; the old one still works
             if time.monotonic() > deadline:
                 raise TokenUnavailable(f"token of {self.account} not refreshed in time")
             time.sleep(0.05)
 
+    def _refresh(self, fetch: Fetcher, lease: Any) -> str:
+        try:
+            stored = self.read()  # another process may have finished meanwhile
+            if stored and stored.fresh(time.time()):
+                return stored.token
+            fetched = fetch()
+            self._save(fetched, lease)
+            return fetched.token
+        finally:
+            self._unlock(lease)
 
-class DatabaseTokenStore(_SharedToken):
+
+class DatabaseTokenStore(TokenStore):
     def __init__(self, engine: Engine, account: str) -> None:
         self.engine = engine
         self.account = account
 
-    def current(self) -> str | None:
+    def read(self) -> Stored | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(T.c.token, T.c.expires_at)
                                .where(T.c.account == self.account)).first()
-        if row and row.token and row.expires_at and row.expires_at - utcnow() > REFRESH_MARGIN:
-            return row.token
-        return None
+        if not row or not row.token or row.expires_at is None:
+            return None
+        return Stored(row.token, row.expires_at.replace(tzinfo=dt.UTC).timestamp())
 
     def invalidate(self, token: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(T).where(T.c.account == self.account, T.c.token == token)
-                         .values(token="", expires_at=None))
+                         .values(token="", expires_at=None, updated_at=utcnow()))
 
-    def _lock(self) -> bool:
+    def _lock(self) -> dt.datetime | None:
         now = utcnow()
+        lease = now + dt.timedelta(seconds=LEASE)
         with self.engine.begin() as conn:
             conn.execute(insert_for(conn, T).values(
                 account=self.account, token="", expires_at=None, refreshing_until=None,
@@ -101,42 +153,67 @@ class DatabaseTokenStore(_SharedToken):
             claimed = conn.execute(update(T).where(
                 T.c.account == self.account,
                 or_(T.c.refreshing_until.is_(None), T.c.refreshing_until < now),
-            ).values(refreshing_until=now + LEASE)).rowcount
-        return claimed == 1
+            ).values(refreshing_until=lease)).rowcount
+        return lease if claimed == 1 else None
 
-    def _unlock(self, fetched: Fetched | None) -> None:
-        values: dict = {"refreshing_until": None, "updated_at": utcnow()}
-        if fetched is not None:
-            values.update(token=fetched.token,
-                          expires_at=utcnow() + dt.timedelta(seconds=fetched.expires_in))
+    def _save(self, fetched: Fetched, lease: dt.datetime) -> None:
+        now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(update(T).where(T.c.account == self.account).values(**values))
+            conn.execute(update(T).where(T.c.account == self.account,
+                                         T.c.refreshing_until == lease).values(
+                token=fetched.token, updated_at=now,
+                expires_at=now + dt.timedelta(seconds=fetched.expires_in)))
+
+    def _unlock(self, lease: dt.datetime) -> None:
+        # only our own lease: a slow refresher must not release a successor's
+        with self.engine.begin() as conn:
+            conn.execute(update(T).where(T.c.account == self.account,
+                                         T.c.refreshing_until == lease)
+                         .values(refreshing_until=None))
 
 
-class RedisTokenStore(_SharedToken):
-    def __init__(self, client, account: str) -> None:
+_DELETE_IF_TOKEN = ("if redis.call('hget', KEYS[1], 'token') == ARGV[1] then "
+                    "return redis.call('del', KEYS[1]) end return 0")
+_SAVE_IF_OWNER = ("if redis.call('get', KEYS[2]) == ARGV[1] then "
+                  "redis.call('hset', KEYS[1], 'token', ARGV[2], 'expires_at', ARGV[3]) "
+                  "redis.call('expire', KEYS[1], ARGV[4]) return 1 end return 0")
+_DELETE_IF_OWNER = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+                    "return redis.call('del', KEYS[1]) end return 0")
+
+
+class RedisTokenStore(TokenStore):
+    def __init__(self, client: Any, account: str, prefix: str = REDIS_PREFIX) -> None:
         self.redis = client
-        self.key = f"hotline:token:{account}"
-        self.lock = f"hotline:token-lock:{account}"
         self.account = account
+        self.key = f"{prefix}{account}"
+        self.lock_key = f"{prefix}{account}:lock"
 
-    def current(self) -> str | None:
-        value = self.redis.get(self.key)
-        return value.decode() if value else None
+    def read(self) -> Stored | None:
+        token, expires_at = self.redis.hmget(self.key, "token", "expires_at")
+        if not token or not expires_at:
+            return None
+        return Stored(token.decode() if isinstance(token, bytes) else token, float(expires_at))
 
     def invalidate(self, token: str) -> None:
-        # delete only if unchanged (another process may already have refreshed)
-        self.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then "
-                        "return redis.call('del', KEYS[1]) end return 0", 1, self.key, token)
+        self.redis.eval(_DELETE_IF_TOKEN, 1, self.key, token)
 
-    def _lock(self) -> bool:
-        return bool(self.redis.set(self.lock, "1", nx=True,
-                                   px=int(LEASE.total_seconds() * 1000)))
+    def _lock(self) -> str | None:
+        owner = secrets.token_hex(8)
+        taken = self.redis.set(self.lock_key, owner, nx=True, px=int(LEASE * 1000))
+        return owner if taken else None
 
-    def _unlock(self, fetched: Fetched | None) -> None:
-        try:
-            if fetched is not None:
-                ttl = max(fetched.expires_in - int(REFRESH_MARGIN.total_seconds()), 60)
-                self.redis.set(self.key, fetched.token, ex=ttl)
-        finally:
-            self.redis.delete(self.lock)
+    def _save(self, fetched: Fetched, lease: str) -> None:
+        self.redis.eval(_SAVE_IF_OWNER, 2, self.key, self.lock_key, lease, fetched.token,
+                        time.time() + fetched.expires_in, max(int(fetched.expires_in), 1))
+
+    def _unlock(self, lease: str) -> None:
+        self.redis.eval(_DELETE_IF_OWNER, 1, self.lock_key, lease)
+
+
+def make_store(settings: Settings, account: str, engine: Engine) -> TokenStore:
+    """Redis when `settings.redis_url` is set, the database otherwise."""
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.api_timeout,
+                                      socket_connect_timeout=settings.api_timeout)
+        return RedisTokenStore(client, account)
+    return DatabaseTokenStore(engine, account)
