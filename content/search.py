@@ -1,0 +1,522 @@
+"""Ranked retrieval over the knowledge base: items and their facts, BM25 over an inverted index.
+
+Documents are items (doc id ``slug``) and facts (``slug#fact``). A query is cut by jieba
+(precise mode, plus the sub-words of its long words); short content fields (titles, labels,
+keywords, questions, summaries, values) are cut in "full" mode, every dictionary word they
+contain, found with jieba's prefix dictionary and no routing, so indexing stays cheap. Words map
+to their synonym group's first word. Character bigrams of titles, questions, labels and keywords
+are a second, low-weight signal, so typos and odd segmentations still find things; the long
+fields (bodies, source sentences) are indexed by bigrams alone. BM25 weights are computed at
+build time; a search adds up the postings of its own terms only, and of a very common term only
+its HEAD_POSTINGS heaviest.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+import re
+import sys
+import tempfile
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from operator import neg
+from typing import Literal, NamedTuple
+
+import jieba
+
+from content.model import Fact, Item
+from content.normalize import extract_years, normalize_query, normalize_texts, query_form
+
+# Field weights: a term counts this much per occurrence in the field.
+TITLE_WEIGHT = 3.0  # an item's title, a fact's label
+KEYWORD_WEIGHT = 2.5  # an item's or a fact's keywords
+QUESTION_WEIGHT = 2.0  # an item's typical questions
+SUMMARY_WEIGHT = 1.0  # an item's summary, a fact's value
+SENTENCE_WEIGHT = 0.7  # a fact's source sentence (bigrams only)
+BODY_WEIGHT = 0.4  # an item's body (bigrams only)
+# Query-side weights.
+SUBWORD_WEIGHT = 0.5  # 贫困 inside 贫困户退出
+GRAM_WEIGHT = 0.3  # a character bigram
+# BM25: mild length normalisation, so neither long items nor short facts win by length alone.
+K1, B = 1.2, 0.4
+# At scale: a term with more postings only adds its HEAD_POSTINGS heaviest (a bigram its
+# GRAM_HEAD_POSTINGS); the RESCORE best documents found that way are then scored exactly.
+HEAD_POSTINGS = 128
+GRAM_HEAD_POSTINGS = 32
+RESCORE = 12
+CANDIDATES = 60  # documents considered when grouping hits by item
+
+# Confidence (see Index.search).
+MIN_SCORE = 3.0  # the best hit's score must reach this ...
+MIN_COVERAGE = 0.45  # ... and match this share of the query's words (idf-weighted)
+LEAD_RATIO = 1.2  # "answer" when the best item scores this much more than the next
+CHOOSE_RATIO = 0.6  # "choose" lists items scoring at least this share of the best
+EXACT_BOOST = 2.0  # a query equal to a title, question or label (or item keyword, see search)
+FACT_SHARE = 0.3  # a figure question takes the item's best fact if it scores this share ...
+ITEM_SHARE = 0.5  # ... any other question takes the item if it scores this share of the fact
+YEAR_SURVIVOR_RATIO = 0.8  # after the year guard, survivors weaker than this mean "none"
+
+FIGURE = re.compile("多少|几|数量|数目|人数|条数|次数|件数|个数|篇数|份数|金额|多大|多高|多长|多久"
+                    "|哪天|哪一天|哪年|日期|什么时候|何时|是谁|谁")
+COUNTED = "条件个次人篇份起项户村县位"
+COUNT_QUESTION = re.compile(f"(?:多少|几)([{COUNTED}])")  # 多少件 asks for a 件数
+STOP_WORDS = frozenset(  # words of two characters or more (single characters never are terms)
+    "我们 你们 他们 我家 这个 那个 这些 那些 哪个 哪些 哪里 哪儿 什么 什么样 怎么 怎么样 怎样 "
+    "如何 为什么 是否 是不是 有没有 没有 能不能 可以 可不可以 多少 请问 知道 一下 时候 什么时候 "
+    "哪天 需要 应该 一个 怎么办 才能 才算 算不算 怎样才能 怎么才能 如何才能 要不要 能否 可能 "
+    "就是 还是 已经 一些".split()
+)
+STOP_GRAMS = frozenset(word[i : i + 2] for word in STOP_WORDS for i in range(len(word) - 1))
+HARD_STOP_CHARS = frozenset("的了吗呢吧啊呀么")
+STOP_CHARS = HARD_STOP_CHARS | frozenset(
+    "是在和与及或我你您他她它们这那哪谁什怎几多少个有没啥咋要想能会"
+)
+CJK_RUN = re.compile("[\u4e00-\u9fff]+")
+ALNUM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+GRAM = "#"  # bigram terms are "#xy", never a word
+DOMAIN_FREQ = 3000  # jieba frequency of domain words, as in content/data/dictionary.txt
+
+Confidence = Literal["answer", "choose", "none"]
+Field = tuple[str, float, str]  # text, weight, kind:
+EXACT = "exact"  # words and bigrams; a query equal to it is an exact hit (title, question, label)
+KEYWORD = "keyword"  # words and bigrams; a query equal to it boosts the item (item keywords)
+MIXED = "mixed"  # words and bigrams (fact keywords)
+SHORT = "short"  # words only (summaries, values)
+LONG = "long"  # bigrams only (bodies, source sentences)
+
+
+@cache
+def _jieba(cache_dir: str) -> jieba.Tokenizer:
+    """jieba's default dictionary, loaded once per process into a private instance."""
+    tokenizer = jieba.Tokenizer()
+    tokenizer.tmp_dir = cache_dir
+    tokenizer.cache_file = "fupin-hotline-jieba.cache"
+    tokenizer.initialize()
+    return tokenizer
+
+
+class Tokenizer:
+    """Text to search terms: jieba + the domain dictionary + synonyms, stop words dropped.
+
+    Every Tokenizer of a process shares one private jieba instance (loading takes about a
+    second); domain words are added to it and never removed, which only ever joins more words.
+    """
+
+    def __init__(self, dictionary: Iterable[str] = (), synonyms: Iterable[tuple[str, ...]] = (),
+                 cache_dir: str | None = None) -> None:
+        self._jieba = _jieba(cache_dir or tempfile.gettempdir())
+        self._freq: dict[str, int] = self._jieba.FREQ
+        self.canonical: dict[str, str] = {}
+        words = set(normalize_texts([*dictionary, *(f"{m}数" for m in COUNTED)]))
+        for group in synonyms:
+            forms = normalize_texts(list(group))
+            for form in forms:
+                self.canonical.setdefault(form, forms[0])
+            words.update(forms)
+        with self._jieba.lock:
+            for word in sorted(words):
+                if len(word) > 1 and " " not in word and self._freq.get(word, 0) < DOMAIN_FREQ:
+                    suggested = self._jieba.suggest_freq(word, False)
+                    self._jieba.add_word(word, max(DOMAIN_FREQ, suggested))
+
+    def query_terms(self, normalized: str, years: Iterable[int] = ()) -> dict[str, float]:
+        """A normalized query's terms and weights: words, sub-words, bigrams; years left out."""
+        terms = dict.fromkeys(_grams(normalized), GRAM_WEIGHT)
+        for run in CJK_RUN.findall(normalized):
+            for word in self._jieba.cut(run, HMM=False):
+                for sub in self._affixes(word):
+                    terms.setdefault(sub, SUBWORD_WEIGHT)
+                if len(word) > 1 and word not in STOP_WORDS:
+                    terms[self.canonical.get(word, word)] = 1.0
+        years = set(years) | {year - 2000 for year in years}
+        terms.update((token, 1.0) for token in ALNUM.findall(normalized)
+                     if not (token.isdigit() and int(token) in years))
+        terms.update((f"{measure}数", 1.0) for measure in COUNT_QUESTION.findall(normalized))
+        return terms
+
+    def document_terms(self, normalized: str, grams: bool = True,
+                       memo: dict[str, list[str]] | None = None) -> list[str]:
+        """Every word a normalized content text contains, and its bigrams if `grams`.
+
+        `memo` remembers the words of each run of Chinese text (keywords recur a lot).
+        """
+        terms: list[str] = ALNUM.findall(normalized)
+        memo = {} if memo is None else memo
+        for run in CJK_RUN.findall(normalized):
+            words = memo.get(run)
+            if words is None:
+                words = memo[run] = self._contained(run)
+            terms += words
+        return terms + _all_grams(normalized) if grams else terms
+
+    def _contained(self, run: str) -> list[str]:
+        """The dictionary words of two or more characters inside `run`, canonical."""
+        freq, canonical, found = self._freq, self.canonical, []
+        for start in range(len(run) - 1):
+            end = start + 2
+            while end <= len(run) and (count := freq.get(word := run[start:end])) is not None:
+                if count and word not in STOP_WORDS:
+                    found.append(canonical.get(word, word))
+                end += 1
+        return found
+
+    def _affixes(self, word: str) -> Iterator[str]:
+        """The dictionary words a long word starts or ends with (贫困户退出: 贫困, 贫困户, 退出),
+        canonical; not those inside it (认定标准: not 定标)."""
+        for size in range(2, len(word)):
+            for part in (word[:size], word[-size:]):
+                if self._freq.get(part) and part not in STOP_WORDS:
+                    yield self.canonical.get(part, part)
+
+
+def _grams(normalized: str) -> list[str]:
+    """The bigrams of a query's Chinese runs, but those of stop words and characters."""
+    return [GRAM + run[i : i + 2] for run in CJK_RUN.findall(normalized)
+            for i in range(len(run) - 1)
+            if not (run[i] in HARD_STOP_CHARS or run[i + 1] in HARD_STOP_CHARS
+                    or (run[i] in STOP_CHARS and run[i + 1] in STOP_CHARS)
+                    or run[i : i + 2] in STOP_GRAMS)]
+
+
+def _all_grams(normalized: str) -> list[str]:
+    """Every bigram of a content text's Chinese runs (cheaper than `_grams`: no filtering)."""
+    return [GRAM + run[i : i + 2] for run in CJK_RUN.findall(normalized)
+            for i in range(len(run) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    doc_id: str  # "slug" or "slug#fact"
+    slug: str
+    fact_id: str | None
+    score: float  # the best score of the item or any of its facts
+    title: str  # the item's title or the fact's label
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[Hit]
+    confidence: Confidence
+    normalized: str
+    years: set[int]
+    reason: str = ""  # "year": the content has the asked figure only for other years
+    exact: bool = False  # the query equals a title, question or fact label
+
+
+class _Postings(NamedTuple):
+    ids: array  # document numbers, ascending
+    weights: array  # BM25 weight of the term in each
+    idf: float
+    head: tuple[array, array] | None  # the HEAD_POSTINGS heaviest, when there are more
+
+    def weight(self, doc: int) -> float:
+        at = bisect_left(self.ids, doc)
+        return self.weights[at] if at < len(self.ids) and self.ids[at] == doc else 0.0
+
+
+@dataclass(slots=True)
+class _Docs:
+    """Per-document columns, indexed by the document number the postings use."""
+
+    ids: list[str] = field(default_factory=list)
+    slugs: list[str] = field(default_factory=list)
+    facts: list[str | None] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    years: list[tuple[int, ...]] = field(default_factory=list)  # the fact's and the item's
+    lengths: list[float] = field(default_factory=list)
+    shared: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
+
+    def add(self, item: Item, fact: Fact | None, length: float) -> int:
+        self.ids.append(item.slug if fact is None else f"{item.slug}#{fact.id}")
+        self.slugs.append(sys.intern(item.slug))
+        self.facts.append(None if fact is None else sys.intern(fact.id))
+        self.titles.append(item.title if fact is None else fact.label)
+        years = tuple(sorted({item.year, None if fact is None else fact.year} - {None}))
+        self.years.append(self.shared.setdefault(years, years))
+        self.lengths.append(length)
+        return len(self.ids) - 1
+
+
+class Index:
+    """The search index of one catalog; build it once (before workers fork), search often."""
+
+    def __init__(self, tokenizer: Tokenizer, items: dict[str, Item], docs: _Docs,
+                 postings: dict[str, _Postings], phrases: dict[str, tuple[int, ...]],
+                 keywords: dict[str, tuple[int, ...]]) -> None:
+        self.tokenizer = tokenizer
+        self.items = items
+        self._docs = docs
+        self._postings = postings
+        self._phrases = phrases  # normalized titles, questions, labels -> documents
+        self._keywords = keywords  # normalized item keywords -> item documents
+        self.years = frozenset(year for years in docs.years for year in years)
+
+    @classmethod
+    def build(cls, items: Iterable[Item], tokenizer: Tokenizer) -> Index:
+        """Index every item and every fact; BM25 weights are computed here, once.
+
+        The cyclic garbage collector pauses meanwhile: the index makes many long-lived
+        objects and no cycles, and collections would only rescan them (a fifth of the time).
+        """
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(items, tokenizer)
+        finally:
+            if enabled:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, items: Iterable[Item], tokenizer: Tokenizer) -> Index:
+        builder = _Builder(tokenizer)
+        for item in items:
+            builder.add(item)
+        docs = builder.docs
+        return cls(tokenizer, builder.items, docs, _weigh(builder.raw, docs.lengths),
+                   {key: tuple(value) for key, value in builder.phrases.items() if key},
+                   {key: tuple(value) for key, value in builder.keywords.items() if key})
+
+    def stats(self) -> dict[str, int]:
+        return {"docs": len(self._docs.ids), "terms": len(self._postings),
+                "postings": sum(len(postings.ids) for postings in self._postings.values())}
+
+    def lookup(self, doc_id: str) -> tuple[Item, Fact | None]:
+        """The item and, for a fact's doc id ("slug#fact"), the fact; KeyError when unknown."""
+        slug, _, fact_id = doc_id.partition("#")
+        item = self.items[slug]
+        if not fact_id:
+            return item, None
+        return item, next(fact for fact in item.facts if fact.id == fact_id)
+
+    def search(self, query: str, limit: int = 3) -> SearchResult:
+        """The best items for a query, and how sure that is.
+
+        - "answer": the query equals a title, question or fact label of one item (after
+          normalization), or the best item scores LEAD_RATIO times the next; hits[0] answers.
+        - "choose": several items score within CHOOSE_RATIO of the best: up to 3 hits.
+        - "none": the best falls short of MIN_SCORE or MIN_COVERAGE (hits, if any, are loose
+          suggestions, never an answer); or, reason "year", the query names a year and what
+          matches is about other years (hits are then those other-year matches).
+        An item and its own facts are one candidate: hits[0] is the item's best fact when the
+        query asks for a figure (多少, 几, 谁, 什么时候 ...), otherwise the item itself.
+        A query equal to an item keyword multiplies that item's score by EXACT_BOOST.
+        """
+        normalized = normalize_query(query)
+        years = extract_years(query)
+        terms = self.tokenizer.query_terms(normalized, years) if normalized else {}
+        scores = self._score(terms)
+        exact = self._phrases.get(normalized, ())
+        boosted = EXACT_BOOST * max(MIN_SCORE, max(scores.values(), default=0.0))
+        scores.update((doc, boosted) for doc in exact)
+        for doc in self._keywords.get(normalized, ()):
+            scores[doc] = EXACT_BOOST * max(MIN_SCORE, scores.get(doc, 0.0))
+        ranked = [(doc, score) for score, doc in _best(CANDIDATES, scores)]
+        figure = FIGURE.search(normalized) is not None
+        result = _Result(normalized, years, exact=bool(exact))
+        if years and ranked:
+            doc_years = self._docs.years
+            kept = [pair for pair in ranked
+                    if not doc_years[pair[0]] or years.intersection(doc_years[pair[0]])]
+            if self._wrong_year(years, figure, ranked, kept):
+                return result.make("none", self._hits(ranked, figure, limit), "year")
+            ranked = kept
+        hits = self._hits(ranked, figure, max(limit, 3))
+        if not hits:
+            return result.make("none", hits)
+        best = hits[0].hit.score
+        if {self._docs.slugs[doc] for doc in exact} == {hits[0].hit.slug}:
+            return result.make("answer", hits[:limit])
+        if best < MIN_SCORE or self._coverage(terms, hits[0].best_doc) < MIN_COVERAGE:
+            return result.make("none", hits[:limit])
+        if len(hits) == 1 or best >= LEAD_RATIO * hits[1].hit.score:
+            return result.make("answer", hits[:limit])
+        close = [hit for hit in hits[:3] if hit.hit.score >= CHOOSE_RATIO * best]
+        return result.make("choose", close)
+
+    def _score(self, terms: dict[str, float]) -> dict[int, float]:
+        """Each document's sum of its postings' weights for the query's terms.
+
+        A term with a head (a very common one) first adds only its head; the RESCORE best
+        documents then get their exact weights for such terms. A search so touches at most
+        HEAD_POSTINGS postings per term, plus a few lookups.
+        """
+        scores: dict[int, float] = {}
+        common = []
+        for term, query_weight in terms.items():
+            postings = self._postings.get(term)
+            if postings is not None and postings.head is None:
+                _accumulate(scores, postings.ids, postings.weights, query_weight)
+            elif postings is not None:
+                common.append((postings, query_weight))
+        if not common:
+            return scores
+        estimates = dict(scores)
+        for postings, query_weight in common:
+            _accumulate(estimates, *postings.head, query_weight)
+        exact = {}
+        for _, doc in _best(RESCORE, estimates):
+            total = scores.get(doc, 0.0)
+            for (ids, weights, _, _), query_weight in common:
+                at = bisect_left(ids, doc)
+                if at < len(ids) and ids[at] == doc:
+                    total += weights[at] * query_weight
+            exact[doc] = total
+        return exact
+
+    def _wrong_year(self, years: set[int], figure: bool, ranked: list, kept: list) -> bool:
+        """The query's years are not what the matches are about: the best match is of another
+        year, and the question asks for a figure or what is left is much weaker
+        (YEAR_SURVIVOR_RATIO). Year-neutral content answers for any year."""
+        if kept and kept[0] == ranked[0]:
+            return False
+        return figure or not kept or kept[0][1] < YEAR_SURVIVOR_RATIO * ranked[0][1]
+
+    def _hits(self, ranked: list[tuple[int, float]], figure: bool, limit: int) -> list[_Hit]:
+        """One hit per item, best first: the item itself or one of its facts."""
+        groups: dict[str, list[tuple[int, float]]] = {}
+        for doc, score in ranked:
+            if score > 0:
+                groups.setdefault(self._docs.slugs[doc], []).append((doc, score))
+        docs, hits = self._docs, []
+        for members in list(groups.values())[:limit]:
+            doc = _representative(members, docs.facts, figure)
+            hit = Hit(docs.ids[doc], docs.slugs[doc], docs.facts[doc], members[0][1],
+                      docs.titles[doc])
+            hits.append(_Hit(hit, members[0][0]))
+        return hits
+
+    def _coverage(self, terms: dict[str, float], doc: int) -> float:
+        """The idf-weighted share of the query's words (bigrams when it has none) that a
+        document contains; a word the index has never seen counts as the rarest."""
+        words = {term: weight for term, weight in terms.items() if term[0] != GRAM} or terms
+        rarest = math.log(1 + (len(self._docs.ids) + 0.5) / 1.5)
+        total = matched = 0.0
+        for term, weight in words.items():
+            postings = self._postings.get(term)
+            total += weight * (rarest if postings is None else postings.idf)
+            if postings is not None and postings.weight(doc):
+                matched += weight * postings.idf
+        return matched / total if total else 0.0
+
+
+def _best(count: int, scores: dict[int, float]) -> list[tuple[float, int]]:
+    """The `count` best (score, document) pairs, best first; on a tie the earlier document
+    (the content's own order)."""
+    best = heapq.nlargest(count, zip(scores.values(), map(neg, scores.keys()), strict=True))
+    return [(score, -doc) for score, doc in best]
+
+
+def _accumulate(scores: dict[int, float], ids: array, weights: array, factor: float) -> None:
+    get = scores.get
+    for doc, weight in zip(ids, weights, strict=True):
+        scores[doc] = get(doc, 0.0) + weight * factor
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    hit: Hit
+    best_doc: int  # the document (item or fact) that earned the item's score
+
+
+def _representative(members: list[tuple[int, float]], facts: list[str | None],
+                    figure: bool) -> int:
+    """The item, or its best fact for a figure question (see FACT_SHARE, ITEM_SHARE)."""
+    item = next(((doc, score) for doc, score in members if facts[doc] is None), None)
+    fact = next(((doc, score) for doc, score in members if facts[doc] is not None), None)
+    if item is None or fact is None:
+        return members[0][0]
+    if figure:
+        return fact[0] if fact[1] >= FACT_SHARE * item[1] else item[0]
+    return item[0] if item[1] >= ITEM_SHARE * fact[1] else fact[0]
+
+
+def _documents(item: Item) -> Iterator[tuple[Fact | None, list[Field]]]:
+    """An item's documents: (None, the item's fields), then (fact, the fact's fields)."""
+    yield None, [(item.title, TITLE_WEIGHT, EXACT),
+                 *((keyword, KEYWORD_WEIGHT, KEYWORD) for keyword in item.keywords),
+                 *((question, QUESTION_WEIGHT, EXACT) for question in item.questions),
+                 (item.summary, SUMMARY_WEIGHT, SHORT), (item.body, BODY_WEIGHT, LONG)]
+    for fact in item.facts:
+        yield fact, [(fact.label, TITLE_WEIGHT, EXACT),
+                     *((keyword, KEYWORD_WEIGHT, MIXED) for keyword in fact.keywords),
+                     (fact.value, SUMMARY_WEIGHT, SHORT), (fact.sentence, SENTENCE_WEIGHT, LONG)]
+
+
+@dataclass(slots=True)
+class _Builder:
+    """What Index.build collects, item by item."""
+
+    tokenizer: Tokenizer
+    items: dict[str, Item] = field(default_factory=dict)
+    docs: _Docs = field(default_factory=_Docs)
+    raw: dict[str, tuple[array, array]] = field(default_factory=dict)  # term: docs, counts
+    phrases: dict[str, list[int]] = field(default_factory=dict)
+    keywords: dict[str, list[int]] = field(default_factory=dict)
+    memo: dict[str, list[str]] = field(default_factory=dict)  # see Tokenizer.document_terms
+
+    def add(self, item: Item) -> None:
+        self.items[item.slug] = item
+        documents = list(_documents(item))
+        texts = iter(normalize_texts([text for _, fields in documents for text, _, _ in fields]))
+        for fact, fields in documents:
+            own = [next(texts) for _ in fields]
+            number = self.docs.add(item, fact, self._count(fields, own, len(self.docs.ids)))
+            for (_, _, kind), normalized in zip(fields, own, strict=True):
+                if kind in (EXACT, KEYWORD):
+                    into = self.phrases if kind == EXACT else self.keywords
+                    into.setdefault(query_form(normalized), []).append(number)
+
+    def _count(self, fields: list[Field], texts: list[str], doc: int) -> float:
+        """Add a document's weighted term counts to the postings; return its length (the
+        weighted number of its terms)."""
+        counts: dict[str, float] = {}
+        get, length = counts.get, 0.0
+        for (_, weight, kind), text in zip(fields, texts, strict=True):
+            terms = (_all_grams(text) if kind == LONG
+                     else self.tokenizer.document_terms(text, kind != SHORT, self.memo))
+            for term in terms:
+                counts[term] = get(term, 0.0) + weight
+            length += weight * len(terms)
+        raw = self.raw
+        for term, count in counts.items():
+            postings = raw.get(term)
+            if postings is None:
+                raw[sys.intern(term)] = postings = (array("I"), array("f"))
+            postings[0].append(doc)
+            postings[1].append(count)
+        return length
+
+
+def _weigh(raw: dict[str, tuple[array, array]], lengths: list[float]) -> dict[str, _Postings]:
+    """BM25 weight of every posting: idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg))."""
+    total = len(lengths)
+    average = (sum(lengths) / total if total else 0.0) or 1.0
+    norms = [K1 * (1 - B + B * length / average) for length in lengths]
+    postings = {}
+    for term, (ids, counts) in raw.items():
+        idf = math.log(1 + (total - len(ids) + 0.5) / (len(ids) + 0.5))
+        weights = array("f", [idf * count * (K1 + 1) / (count + norms[doc])
+                              for doc, count in zip(ids, counts, strict=True)])
+        size = GRAM_HEAD_POSTINGS if term[0] == GRAM else HEAD_POSTINGS
+        head = None
+        if len(ids) > size:
+            best = sorted(heapq.nlargest(size, range(len(ids)), key=weights.__getitem__))
+            head = (array("I", [ids[at] for at in best]), array("f", [weights[at] for at in best]))
+        postings[term] = _Postings(ids, weights, idf, head)
+    return postings
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    normalized: str
+    years: set[int]
+    exact: bool
+
+    def make(self, confidence: Confidence, hits: list[_Hit], reason: str = "") -> SearchResult:
+        return SearchResult([hit.hit for hit in hits], confidence, self.normalized, self.years,
+                            reason, self.exact)
