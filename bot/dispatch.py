@@ -18,6 +18,11 @@ Anything else (unknown message types, events nobody claimed) gets no reply: ``su
 Before step 2, each group's ``intercept`` rules run in priority order: a dialog in progress
 (case intake, a pending numbered choice) sees the text first and may decline by returning
 ``NotHandled``. Two groups claiming the same keyword, menu key or event is a start-up error.
+
+A handler marked ``@quick`` promises to answer from memory: no database, no network, no
+waiting. The webhook runs the quick handlers at the head of a message's plan in the request
+thread (a hop to the handler pool costs more than they do) and hands the rest of the plan
+to the pool, which keeps the reply budget. A quick handler's context refuses ``session()``.
 """
 
 from __future__ import annotations
@@ -82,6 +87,16 @@ class Context(Protocol):
 
 
 Handler = Callable[[Incoming, Any], Any]
+
+
+def quick(handler: Handler) -> Handler:
+    """Mark `handler` as answering from memory (see the module docstring)."""
+    handler.quick = True  # type: ignore[attr-defined]
+    return handler
+
+
+def is_quick(handler: Handler) -> bool:
+    return getattr(handler, "quick", False) is True
 
 
 class ConfigurationError(RuntimeError):
@@ -170,6 +185,14 @@ class Match:
     group: str
     arguments: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def quick(self) -> bool:
+        return is_quick(self.handler)
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.kind == "fallback" else f"{self.group}:{self.kind}"
+
 
 class Router:
     """Applies the groups' rules in the order documented at the top of this module."""
@@ -187,8 +210,9 @@ class Router:
                 else:
                     self._ordered[rule.kind].append(rule)
         self._fallback = next(
-            (g.fallback_handler for g in self.groups if g.fallback_handler), None
+            (g for g in self.groups if g.fallback_handler), None
         )
+        self._help: list[str] | None = None
 
     def _claim(self, rule: Rule) -> None:
         key = (rule.kind, rule.value)
@@ -227,24 +251,37 @@ class Router:
             if rule.value == msg.msg_type:
                 yield Match(rule.handler, "msg_type", rule.group)
 
-    def dispatch(self, msg: Incoming, ctx: Any) -> tuple[Reply, str]:
-        """The reply and a label of the rule that gave it (``group:kind``)."""
-        for match in self.candidates(msg):
+    def plan(self, msg: Incoming) -> list[Match]:
+        """Every handler that may answer `msg`, in the order they are tried (fallback last)."""
+        matches = list(self.candidates(msg))
+        if self._fallback is not None and msg.msg_type == "text":
+            matches.append(Match(self._fallback.fallback_handler, "fallback",
+                                 self._fallback.name))
+        return matches
+
+    @staticmethod
+    def run(matches: Sequence[Match], msg: Incoming, ctx: Any) -> tuple[Reply, str] | None:
+        """The reply of the first match that answers and its label; None if all declined."""
+        for match in matches:
             if match.arguments:
                 reply = match.handler(msg, ctx, **match.arguments)
             else:
                 reply = match.handler(msg, ctx)
             if reply is not NotHandled:
-                return reply, f"{match.group}:{match.kind}"
-        if self._fallback is not None and msg.msg_type == "text":
-            return self._fallback(msg, ctx), "fallback"
-        return None, "none"
+                return reply, match.label
+        return None
+
+    def dispatch(self, msg: Incoming, ctx: Any) -> tuple[Reply, str]:
+        """The reply and a label of the rule that gave it (``group:kind``)."""
+        return self.run(self.plan(msg), msg, ctx) or (None, "none")
 
     def help_text(self) -> list[str]:
-        lines: list[str] = []
-        for group in self.groups:
-            lines.extend(line for line in group.help_lines() if line not in lines)
-        return lines
+        if self._help is None:
+            lines: list[str] = []
+            for group in self.groups:
+                lines.extend(line for line in group.help_lines() if line not in lines)
+            self._help = lines
+        return list(self._help)
 
     def describe(self) -> str:
         """A readable table of every rule in router order (for `hotline routes`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +15,14 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.config import Account, Settings
 from bot.db import make_engine, make_sessionmaker
-from bot.dispatch import Incoming, Reply, Router
+from bot.dispatch import Incoming, Match, Reply, Router
 from bot.metrics import Metrics
+from bot.services.hotpath import HotConnections
 from bot.wechat.api import WeChatAPI
+
+
+class QuickHandlerError(RuntimeError):
+    """A handler marked @quick tried to wait on something (see bot/dispatch.py)."""
 
 
 @dataclass
@@ -26,9 +31,12 @@ class HandlerContext:
 
     runtime: Runtime
     account: Account
+    quick: bool = False
 
     def session(self):
         """A new ORM session (use as ``with ctx.session.begin() as s:``)."""
+        if self.quick:
+            raise QuickHandlerError("a @quick handler may not use the database")
         return self.runtime.sessionmaker()
 
     @property
@@ -47,10 +55,15 @@ class Runtime:
     router: Router
     clock: Callable[[], float] = time.time
     metrics: Metrics = field(default_factory=Metrics)
+    hot: HotConnections | None = None
     _executor: ThreadPoolExecutor | None = None
     _executor_pid: int = 0
     _apis: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.hot is None:
+            self.hot = HotConnections(self.engine)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run `fn` on this process's handler pool (made after fork, never inherited)."""
@@ -61,8 +74,17 @@ class Runtime:
                     self._executor_pid = os.getpid()
         return self._executor.submit(fn, *args)
 
-    def handle(self, account: Account, msg: Incoming) -> tuple[Reply, str]:
-        return self.router.dispatch(msg, HandlerContext(self, account))
+    def handle(self, account: Account, msg: Incoming,
+               matches: Sequence[Match] | None = None) -> tuple[Reply, str]:
+        """Run `matches` (by default the router's whole plan for `msg`) until one answers."""
+        if matches is None:
+            matches = self.router.plan(msg)
+        return self.router.run(matches, msg, HandlerContext(self, account)) or (None, "none")
+
+    def handle_quick(self, account: Account, msg: Incoming,
+                     matches: Sequence[Match]) -> tuple[Reply, str] | None:
+        """Run the @quick matches in this thread; None if they all declined."""
+        return self.router.run(matches, msg, HandlerContext(self, account, quick=True))
 
     def api(self, account_name: str):
         """The outbound WeChat API of one account (shared token, windows, records)."""
@@ -77,6 +99,7 @@ class Runtime:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self.hot.close()
         self.engine.dispose()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dispatch import HandlerGroup, Incoming
+from bot.dispatch import HandlerGroup, Incoming, quick
 
 group = HandlerGroup("events")
 
@@ -19,24 +19,28 @@ def _title(ctx) -> str:
 
 
 @group.event("subscribe", "subscribe_scan")
+@quick
 def welcome(msg: Incoming, ctx) -> str:
     """关注时的欢迎语"""
     return WELCOME.format(title=_title(ctx))
 
 
 @group.event("scan")
+@quick
 def welcome_back(msg: Incoming, ctx) -> str:
     """已关注用户扫码"""
     return f"欢迎回来！{WELCOME.format(title=_title(ctx)).split(chr(10), 1)[1]}"
 
 
 @group.event("unsubscribe")
+@quick
 def farewell(msg: Incoming, ctx) -> None:
     """取消关注：不能再发消息，只记录"""
     return None
 
 
 @group.event("click")
+@quick
 def unknown_menu(msg: Incoming, ctx) -> str:
     """菜单按钮没有对应的内容"""
     return "这个菜单项正在完善中。您可以直接发文字提问，或回复“帮助”查看可以问什么。"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.dispatch import HandlerGroup, Incoming
+from bot.dispatch import HandlerGroup, Incoming, quick
 
 group = HandlerGroup("fallback")
 
 
 @group.keyword("帮助", "?", "？", "help", "菜单", "功能")
+@quick
 def help_text(msg: Incoming, ctx) -> str:
     """帮助：列出可以问什么"""
     lines = [f"· {line}" for line in ctx.router.help_text()]
@@ -15,6 +16,7 @@ def help_text(msg: Incoming, ctx) -> str:
 
 
 @group.msg_type("image", "voice", "video", "shortvideo", "location", "link", "file")
+@quick
 def non_text(msg: Incoming, ctx) -> str:
     """非文字消息"""
     if msg.msg_type == "voice" and msg.text:
@@ -26,6 +28,7 @@ def non_text(msg: Incoming, ctx) -> str:
 
 
 @group.fallback
+@quick
 def not_understood(msg: Incoming, ctx) -> str:
     """没有匹配到任何规则"""
     return ("抱歉，暂时没有找到与您的问题对应的内容。\n"

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.dispatch import HandlerGroup, Router
+from bot.dispatch import HandlerGroup, NotHandled, Router, quick
 from bot.migrate import upgrade
 from bot.models import InboundMessage
 from bot.runtime import build_runtime
@@ -144,3 +144,94 @@ def test_past_budget_answers_success_then_sends_customer_service_message(live, r
     while rows(runtime)[-1].status == "deferred" and time.time() < deadline:
         time.sleep(0.05)
     assert rows(runtime)[-1].status == "sent"
+
+
+def quick_and_pooled_group(runtime, threads: list):
+    group = HandlerGroup("threads")
+
+    @group.intercept
+    @quick
+    def decline(msg, ctx):
+        threads.append(("intercept", threading.current_thread().name))
+        return NotHandled
+
+    @group.keyword("快")
+    @quick
+    def fast(msg, ctx):
+        """快速回答"""
+        threads.append(("fast", threading.current_thread().name))
+        return "快速回答"
+
+    @group.keyword("池")
+    def pooled(msg, ctx):
+        """在处理线程池里回答"""
+        threads.append(("pooled", threading.current_thread().name))
+        return "线程池回答"
+
+    @group.keyword("偷看")
+    @quick
+    def sneaky(msg, ctx):
+        """违反 @quick 的约定"""
+        with ctx.session() as session:
+            session.execute(select(InboundMessage))
+        return "不该到这里"
+
+    @group.keyword("怪")
+    @quick
+    def unsendable(msg, ctx):
+        """返回了发不出去的东西"""
+        return 42
+
+    runtime.router = Router([group, *GROUPS])
+
+
+def test_quick_handlers_answer_in_the_request_thread_and_the_rest_in_the_pool(
+        client, runtime, account):
+    threads: list = []
+    quick_and_pooled_group(runtime, threads)
+    request_thread = threading.current_thread().name
+    assert "快速回答" in client.post(url("/wechat", signed_query(account.token)),
+                                   data=text_xml("快", msg_id=1)).text
+    assert threads == [("intercept", request_thread), ("fast", request_thread)]
+    threads.clear()
+    assert "线程池回答" in client.post(url("/wechat", signed_query(account.token)),
+                                   data=text_xml("池", msg_id=2)).text
+    assert threads[0] == ("intercept", request_thread)
+    assert threads[1][0] == "pooled" and threads[1][1].startswith("handler")
+    assert [r.status for r in rows(runtime)] == ["answered", "answered"]
+
+
+def test_quick_handler_that_touches_the_database_fails_loudly(client, runtime, account):
+    quick_and_pooled_group(runtime, [])
+    reply = client.post(url("/wechat", signed_query(account.token)),
+                        data=text_xml("偷看", msg_id=3))
+    assert reply.status_code == 200 and "抱歉" in reply.text
+    row = rows(runtime)[-1]
+    assert row.status == "failed" and "QuickHandlerError" in row.error
+
+
+def test_every_quick_handler_shipped_answers_without_the_database(runtime, account):
+    """The shipped @quick handlers keep their promise: run with a context that refuses
+    the database, each answers every kind of message it is routed."""
+    from bot.dispatch import Incoming, normalize
+
+    samples = [Incoming("default", "o1", "text", t, normalize(t)) for t in ("帮助", "随便问问")]
+    samples += [Incoming("default", "o1", "image"), Incoming("default", "o1", "voice", "语音")]
+    samples += [Incoming("default", "o1", "event", event=e, event_key="K")
+                for e in ("subscribe", "scan", "unsubscribe", "click")]
+    for msg in samples:
+        matches = [m for m in runtime.router.plan(msg) if m.quick]
+        assert matches, msg
+        runtime.handle_quick(account, msg, matches)
+
+
+def test_unsendable_reply_gets_apology_and_keeps_the_row(client, runtime, account):
+    quick_and_pooled_group(runtime, [])
+    reply = client.post(url("/wechat", signed_query(account.token)),
+                        data=text_xml("怪", msg_id=4))
+    assert reply.status_code == 200 and "抱歉" in reply.text
+    row = rows(runtime)[-1]
+    assert row.status == "failed" and row.error
+    retry = client.post(url("/wechat", signed_query(account.token)),
+                        data=text_xml("怪", msg_id=4))
+    assert retry.text == reply.text and rows(runtime)[-1].retries == 1

@@ -39,10 +39,12 @@ def render(reply: Reply, *, to_user: str, from_user: str, create_time: int) -> t
             "image": reply.image, "url": reply.url,
         }]).render()
         return "news", xml
+    if not isinstance(reply, str):
+        raise TypeError(f"a handler returned {type(reply).__name__}, not text or an Article")
     return "text", (
         f"<xml><ToUserName>{cdata(to_user)}</ToUserName>"
         f"<FromUserName>{cdata(from_user)}</FromUserName><CreateTime>{create_time}</CreateTime>"
-        f"<MsgType><![CDATA[text]]></MsgType><Content>{cdata(cut_text(str(reply)))}</Content>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content>{cdata(cut_text(reply))}</Content>"
         "</xml>")
 
 

@@ -142,32 +142,58 @@ def _incoming(account: Account, fields: dict, message) -> Incoming:
 
 
 def answer(runtime, account: Account, msg: Incoming) -> str:
-    """Claim the message, run its handler within the budget, and return the reply XML.
+    """Claim the message, run its handlers within the budget, and return the reply XML.
 
     An empty string means `success`: nothing to say, a retry of a message still being
-    handled, or a handler past the budget (its reply then goes out as a customer-service
-    message when it is ready)."""
+    handled, or handlers past the budget (their reply then goes out as a customer-service
+    message when it is ready).
+
+    The plan's leading @quick handlers run inside the claim's transaction: a message they
+    answer is claimed, answered and logged in one commit (a retry waits for it on the
+    writer lock and gets the reply). The rest of the plan runs on the handler pool after
+    the claim is committed."""
     started = time.perf_counter()
-    with runtime.engine.connect() as conn:
+    matches = runtime.router.plan(msg)
+    head = next((n for n, match in enumerate(matches) if not match.quick), len(matches))
+    with runtime.hot.connection() as conn:
         with hotpath.write_transaction(conn):
             claim = messages.claim(conn, msg)
-        if not claim.first:
-            runtime.metrics.incr("dedupe_hits")
-            return claim.reply_xml if claim.status == "answered" else ""
-        future = runtime.submit(runtime.handle, account, msg)
+            if not claim.first:
+                runtime.metrics.incr("dedupe_hits")
+                return claim.reply_xml if claim.status in ("answered", "failed") else ""
+            try:
+                answered = runtime.handle_quick(account, msg, matches[:head]) if head else None
+            except Exception as exc:  # noqa: BLE001 - a handler's bug must not become a 500
+                return _failed(runtime, conn, msg, claim.id, exc, started)
+            if answered is None and head == len(matches):
+                answered = (None, "none")
+            if answered is not None:
+                return _finish(runtime, conn, msg, claim.id, answered, started)
+        future = runtime.submit(runtime.handle, account, msg, matches[head:])
         remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
         try:
-            reply, rule = future.result(timeout=max(remaining, 0.0))
+            answered = future.result(timeout=max(remaining, 0.0))
         except FutureTimeout:
             _defer(runtime, account, msg, claim.id, future, started)
             return ""
-        except Exception as exc:  # noqa: BLE001 - a handler's bug must not become a 500
-            return _failed(runtime, msg, claim.id, exc, started)
+        except Exception as exc:  # noqa: BLE001
+            with hotpath.write_transaction(conn):
+                return _failed(runtime, conn, msg, claim.id, exc, started)
+        with hotpath.write_transaction(conn):
+            return _finish(runtime, conn, msg, claim.id, answered, started)
+
+
+def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
+            started: float) -> str:
+    """Render the reply and record it (inside the caller's transaction)."""
+    reply, rule = answered
+    try:
         kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
                            create_time=int(runtime.clock()))
-        with hotpath.write_transaction(conn):
-            messages.finish(conn, claim.id, status="answered", reply_kind=kind, reply_xml=xml,
-                            reply_text=plain_text(reply), handled_ms=_ms(started))
+    except Exception as exc:  # noqa: BLE001 - a handler returned something unsendable
+        return _failed(runtime, conn, msg, message_id, exc, started)
+    messages.finish(conn, message_id, status="answered", reply_kind=kind, reply_xml=xml,
+                    reply_text=plain_text(reply), handled_ms=_ms(started))
     runtime.metrics.incr("handled", rule=rule.split(":")[-1])
     return xml
 
@@ -176,14 +202,15 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def _failed(runtime, msg: Incoming, message_id: int, exc: BaseException, started: float) -> str:
+def _failed(runtime, conn, msg: Incoming, message_id: int, exc: BaseException,
+            started: float) -> str:
+    """The apology, recorded with the error (inside the caller's transaction)."""
     log.error("handler failed for %s %s", msg.account, msg.msg_key, exc_info=exc)
     runtime.metrics.incr("handler_errors")
     kind, xml = render(APOLOGY, to_user=msg.openid, from_user=msg.fields["_to"],
                        create_time=int(runtime.clock()))
-    with hotpath.write_transaction(runtime.engine) as conn:
-        messages.finish(conn, message_id, status="failed", reply_kind=kind, reply_xml=xml,
-                        reply_text=APOLOGY, handled_ms=_ms(started), error=repr(exc))
+    messages.finish(conn, message_id, status="failed", reply_kind=kind, reply_xml=xml,
+                    reply_text=APOLOGY, handled_ms=_ms(started), error=repr(exc))
     return xml
 
 
