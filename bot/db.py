@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import logging
 import os
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +20,8 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, create_e
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
+
+log = logging.getLogger("hotline.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -44,9 +49,16 @@ AccountName = Annotated[str, mapped_column(String(32))]
 ShortText = Annotated[str, mapped_column(String(255), default="")]
 
 
+SQLITE_AUTOCHECKPOINT = 1000
+"""WAL pages after which a committing connection checkpoints (SQLite's default). Under
+gunicorn the master checkpoints in the background instead (`Checkpointer`) and workers only
+fall back to this, raised, if it stops (deploy/gunicorn.conf.py)."""
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={int(SQLITE_AUTOCHECKPOINT)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -121,3 +133,41 @@ def _queue_writers(engine: Engine, database: Path) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for other databases and :memory:)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1]
+    return Path(path) if path and path != ":memory:" else None
+
+
+class Checkpointer(threading.Thread):
+    """Copies an SQLite WAL back into the database from outside the request path.
+
+    A commit that crosses `wal_autocheckpoint` copies the WAL and syncs the disk while its
+    request waits (and every request queued behind it). This thread, in a process that
+    serves no requests (the gunicorn master), runs PASSIVE checkpoints, which never block
+    writers, every `interval` seconds."""
+
+    def __init__(self, database: Path, interval: float = 0.1) -> None:
+        super().__init__(name="wal-checkpointer", daemon=True)
+        self.database, self.interval = database, interval
+        self.stopping = threading.Event()
+        self.last: tuple[int, int, int] | None = None  # (busy, WAL frames, checkpointed)
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.database, timeout=10, isolation_level=None)
+        try:
+            while not self.stopping.wait(self.interval):
+                try:
+                    self.last = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:  # busy or locked: try again next time
+                    log.debug("checkpoint skipped: %s", exc)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(5)

@@ -18,18 +18,38 @@ preload_app = True
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-max_requests = 20000
-max_requests_jitter = 2000
+max_requests = 100_000
+max_requests_jitter = 10_000
 accesslog = os.environ.get("HOTLINE_ACCESS_LOG") or None
 forwarded_allow_ips = os.environ.get("HOTLINE_PROXY_IPS", "127.0.0.1")
 wsgi_app = "bot.wsgi:app"
 
 
+def _runtime(server):
+    """The hotline runtime of the preloaded app (None when serving another app)."""
+    return getattr(server.app.wsgi(), "extensions", {}).get("hotline")
+
+
 def when_ready(server) -> None:
+    from bot import db
+
+    runtime = _runtime(server)
+    database = db.sqlite_file(runtime.settings.database_url) if runtime else None
+    if database is not None:
+        server.checkpointer = db.Checkpointer(database)
+        server.checkpointer.start()
     gc.freeze()
 
 
 def post_fork(server, worker) -> None:
+    from bot import db
+
+    if getattr(server, "checkpointer", None) is not None:
+        # The master checkpoints; a worker does only if the WAL grows past ~16 MB.
+        db.SQLITE_AUTOCHECKPOINT = 4_000
+    runtime = _runtime(server)
+    if runtime is not None:  # connections never cross a fork: the child opens its own
+        runtime.engine.dispose(close=False)
     # Each message allocates a few thousand short-lived objects; collecting every 700
     # allocations costs more than it frees here (the frozen master pages are never scanned).
     gc.set_threshold(20000, 20, 20)
