@@ -171,6 +171,17 @@ def test_event_retry_deduplicated_by_sender_and_time(client, account, runtime):
     assert len(logged(runtime)) == 1
 
 
+def test_two_menu_taps_in_one_second_are_two_messages(client, account, runtime):
+    first = event_xml("CLICK", openid="oTap", key="A", create_time=1700000000)
+    second = event_xml("CLICK", openid="oTap", key="B", create_time=1700000000)
+    view = event_xml("VIEW", openid="oTap", key="https://example.org/" + "x" * 300,
+                     create_time=1700000000)
+    for body in (first, second, first, view, view):
+        post(client, account, body)
+    rows = logged(runtime)
+    assert len(rows) == 3 and all(len(row.msg_key) <= 128 for row in rows)
+
+
 def test_subscriber_row_follows_the_story(client, account, runtime):
     post(client, account, event_xml("subscribe", openid="oStory", create_time=1))
     post(client, account, text_xml("你好", openid="oStory"))

@@ -6,6 +6,8 @@ The class selection follows `wechatpy.parser.parse_message`, which cannot take a
 
 from __future__ import annotations
 
+import hashlib
+
 from typing import Any
 from xml.etree import ElementTree
 
@@ -89,9 +91,14 @@ def _build(cls: type[BaseMessage], fields: dict[str, Any]) -> BaseMessage:
 
 
 def message_key(fields: dict[str, Any]) -> str:
-    """The retry key: MsgId for messages; sender, time and event for events."""
+    """The retry key: MsgId for messages; sender, time, event and event key for events
+    (WeChat's rule is sender and time; with the key, two menu taps in one second stay two)."""
     msg_id = fields.get("MsgId")
     if isinstance(msg_id, str) and msg_id.strip() and fields.get("MsgType") != "event":
         return f"m:{msg_id.strip()}"
     event = fields.get("Event") if isinstance(fields.get("Event"), str) else ""
-    return f"e:{fields['FromUserName']}:{fields['CreateTime'].strip()}:{event}"[:128]
+    event_key = fields.get("EventKey") if isinstance(fields.get("EventKey"), str) else ""
+    key = f"e:{fields['FromUserName']}:{fields['CreateTime'].strip()}:{event}:{event_key}"
+    if len(key) > 128:  # a VIEW event's key is a URL
+        key = key[:87] + "#" + hashlib.sha1(key.encode()).hexdigest()
+    return key
