@@ -21,6 +21,7 @@ from bot.runtime import build_router, build_runtime
 from bot.services import content as content_service
 from bot.simulator import fakeapi
 from bot.simulator.client import SimReply, SubscriberClient
+from bot.wechat.api import WeChatAPIError
 from content import schema
 
 
@@ -52,6 +53,7 @@ def serve(host: str, port: int) -> None:
     settings = _settings()
     migrate.upgrade(settings.database_url)
     app = create_app(settings)
+    app.extensions["hotline"].knowledge.refresh(force=True)  # the first answer is not slow
     base = settings.public_url
     click.echo(f"扶贫热线 serving on http://{_display(host)}:{port}")
     for account in settings.accounts:
@@ -196,3 +198,53 @@ def content_load(path: Path) -> None:
     click.echo(f"loaded: {len(report.created)} new, {len(report.updated)} changed, "
                f"{len(report.archived)} archived, {report.unchanged} unchanged; "
                f"content version {report.version}")
+
+
+@cli.group()
+def menu() -> None:
+    """The custom menu (content/data/menu.yaml)."""
+
+
+@menu.command("push", with_appcontext=False)
+@click.option("--account", "account_name", default="default", show_default=True)
+@click.option("--path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=schema.DATA_DIR, show_default=True)
+def menu_push(account_name: str, path: Path) -> None:
+    """Validate the menu and send it to WeChat (menu/create); each CLICK key must have an
+    answer in the loaded content (run `hotline content load` first)."""
+    try:
+        catalog = schema.load_catalog(path)
+    except schema.ContentError as error:
+        raise click.ClickException(f"menu not pushed:\n{error}") from error
+    settings = _settings()
+    runtime = build_runtime(settings)
+    try:
+        if settings.account(account_name) is None:
+            raise click.ClickException(f"no account named {account_name!r}")
+        missing = [key for key in _click_keys(catalog.menu)
+                   if key not in schema.RESERVED_MENU_KEYS
+                   and runtime.knowledge.by_menu_key(key) is None]
+        if missing:
+            raise click.ClickException(
+                f"menu not pushed: no loaded item answers {', '.join(missing)} "
+                "(run `hotline content load`)")
+        try:
+            runtime.api(account_name).create_menu(catalog.menu)
+        except WeChatAPIError as exc:
+            raise click.ClickException(f"WeChat refused the menu: {exc}") from exc
+        except requests.RequestException as exc:
+            raise click.ClickException(f"WeChat API unreachable: {exc}") from exc
+    finally:
+        runtime.close()
+    buttons = catalog.menu["button"]
+    click.echo(f"menu pushed to {account_name}: {len(buttons)} buttons, "
+               f"{len(_click_keys(catalog.menu))} click keys")
+
+
+def _click_keys(menu_json: dict) -> list[str]:
+    keys = []
+    for button in menu_json.get("button", []):
+        for sub in button.get("sub_button") or [button]:
+            if sub.get("type") == "click":
+                keys.append(sub["key"])
+    return keys

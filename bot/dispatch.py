@@ -56,6 +56,14 @@ NotHandled = _NotHandled()
 """Returned by an intercept (or any handler) to let the router go on to the next rule."""
 
 
+class MoveToPool(Exception):  # noqa: N818 - a signal, not an error
+    """Raised through ``ctx.leave_quick()`` by a @quick handler that finds it must wait
+    (a dialog that needs the database, say): the webhook commits the claim and runs this
+    handler, and the rest of the plan, again on the handler pool."""
+
+    at: int = 0  # the position in the plan of the handler that raised it
+
+
 @dataclass(frozen=True)
 class Incoming:
     """An inbound message or event, with the fields handlers need already as text."""
@@ -262,14 +270,21 @@ class Router:
     @staticmethod
     def run(matches: Sequence[Match], msg: Incoming, ctx: Any) -> tuple[Reply, str] | None:
         """The reply of the first match that answers and its label; None if all declined."""
-        for match in matches:
-            if match.arguments:
-                reply = match.handler(msg, ctx, **match.arguments)
-            else:
-                reply = match.handler(msg, ctx)
+        for position, match in enumerate(matches):
+            try:
+                reply = Router._call(match, msg, ctx)
+            except MoveToPool as moved:
+                moved.at = position
+                raise
             if reply is not NotHandled:
                 return reply, match.label
         return None
+
+    @staticmethod
+    def _call(match: Match, msg: Incoming, ctx: Any) -> Any:
+        if match.arguments:
+            return match.handler(msg, ctx, **match.arguments)
+        return match.handler(msg, ctx)
 
     def dispatch(self, msg: Incoming, ctx: Any) -> tuple[Reply, str]:
         """The reply and a label of the rule that gave it (``group:kind``)."""

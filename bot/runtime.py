@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 import time
@@ -15,8 +16,10 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.config import Account, Settings
 from bot.db import make_engine, make_sessionmaker
-from bot.dispatch import Incoming, Match, Reply, Router
+from bot.dispatch import Incoming, Match, MoveToPool, Reply, Router
+from bot.knowledge import Knowledge
 from bot.metrics import Metrics
+from bot.services.dialogs import Change, Dialog
 from bot.services.hotpath import HotConnections
 from bot.wechat.api import WeChatAPI
 
@@ -27,11 +30,15 @@ class QuickHandlerError(RuntimeError):
 
 @dataclass
 class HandlerContext:
-    """What a handler gets besides the message: the runtime's services, the account, a clock."""
+    """What a handler gets besides the message: the runtime's services, the account, the
+    subscriber's dialog, a clock. Dialog changes are recorded here and written by the
+    webhook in the transaction that logs the reply."""
 
     runtime: Runtime
     account: Account
     quick: bool = False
+    dialog: Dialog | None = None
+    change: Change | None = None
 
     def session(self):
         """A new ORM session (use as ``with ctx.session.begin() as s:``)."""
@@ -39,12 +46,33 @@ class HandlerContext:
             raise QuickHandlerError("a @quick handler may not use the database")
         return self.runtime.sessionmaker()
 
+    def leave_quick(self) -> None:
+        """From a @quick handler that must wait after all: run again on the handler pool."""
+        if self.quick:
+            raise MoveToPool()
+
     @property
     def router(self) -> Router:
         return self.runtime.router
 
+    @property
+    def knowledge(self) -> Knowledge:
+        return self.runtime.knowledge
+
     def now(self) -> float:
         return self.runtime.clock()
+
+    def utcnow(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.runtime.clock(), dt.UTC).replace(tzinfo=None)
+
+    def start_dialog(self, kind: str, data: dict, ttl: dt.timedelta) -> None:
+        """Start (or replace) the subscriber's dialog; it expires after `ttl`."""
+        self.dialog = Dialog(kind, data, self.utcnow() + ttl)
+        self.change = Change(self.dialog)
+
+    def end_dialog(self) -> None:
+        if self.dialog is not None or self.change is not None:
+            self.dialog, self.change = None, Change(None)
 
 
 @dataclass
@@ -56,6 +84,7 @@ class Runtime:
     clock: Callable[[], float] = time.time
     metrics: Metrics = field(default_factory=Metrics)
     hot: HotConnections | None = None
+    knowledge: Knowledge | None = None
     _executor: ThreadPoolExecutor | None = None
     _executor_pid: int = 0
     _apis: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +93,8 @@ class Runtime:
     def __post_init__(self) -> None:
         if self.hot is None:
             self.hot = HotConnections(self.engine)
+        if self.knowledge is None:
+            self.knowledge = Knowledge(self.engine)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run `fn` on this process's handler pool (made after fork, never inherited)."""
@@ -74,17 +105,20 @@ class Runtime:
                     self._executor_pid = os.getpid()
         return self._executor.submit(fn, *args)
 
-    def handle(self, account: Account, msg: Incoming,
+    def context(self, account: Account, dialog: Dialog | None = None) -> HandlerContext:
+        return HandlerContext(self, account, dialog=dialog)
+
+    def handle(self, ctx: HandlerContext, msg: Incoming,
                matches: Sequence[Match] | None = None) -> tuple[Reply, str]:
         """Run `matches` (by default the router's whole plan for `msg`) until one answers."""
         if matches is None:
             matches = self.router.plan(msg)
-        return self.router.run(matches, msg, HandlerContext(self, account)) or (None, "none")
+        return self.router.run(matches, msg, ctx) or (None, "none")
 
-    def handle_quick(self, account: Account, msg: Incoming,
-                     matches: Sequence[Match]) -> tuple[Reply, str] | None:
-        """Run the @quick matches in this thread; None if they all declined."""
-        return self.router.run(matches, msg, HandlerContext(self, account, quick=True))
+    def refresh(self) -> None:
+        """Bring this process's caches up to date (the search index after a content
+        change); cheap unless one is due. Called outside any transaction."""
+        self.knowledge.refresh()
 
     def api(self, account_name: str):
         """The outbound WeChat API of one account (shared token, windows, records)."""

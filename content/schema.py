@@ -71,6 +71,17 @@ def load_catalog(path: Path = DATA_DIR) -> Catalog:
     return catalog
 
 
+def load_lexicon(path: Path = DATA_DIR) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The domain dictionary and the synonym groups (ContentError when either is wrong)."""
+    problems: list[Problem] = []
+    path = Path(path)
+    synonyms = read_synonyms(path / SYNONYMS_FILE, Sink(SYNONYMS_FILE, problems))
+    dictionary = read_dictionary(path / DICTIONARY_FILE, Sink(DICTIONARY_FILE, problems))
+    if problems:
+        raise ContentError(problems)
+    return dictionary, synonyms
+
+
 def _read(path: Path) -> tuple[Catalog, list[Problem]]:
     problems: list[Problem] = []
     items: list[Item] = []

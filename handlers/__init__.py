@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from handlers import events, fallback
+from handlers import answers, events, fallback
 
-GROUPS = [events.group, fallback.group]
+GROUPS = [events.group, answers.group, fallback.group]

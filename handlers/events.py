@@ -37,10 +37,3 @@ def welcome_back(msg: Incoming, ctx) -> str:
 def farewell(msg: Incoming, ctx) -> None:
     """取消关注：不能再发消息，只记录"""
     return None
-
-
-@group.event("click")
-@quick
-def unknown_menu(msg: Incoming, ctx) -> str:
-    """菜单按钮没有对应的内容"""
-    return "这个菜单项正在完善中。您可以直接发文字提问，或回复“帮助”查看可以问什么。"

@@ -1,4 +1,4 @@
-"""Help, non-text messages, and what to say when nothing matched."""
+"""Help and non-text messages (free questions go to handlers/answers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ group = HandlerGroup("fallback")
 
 
 @group.keyword("帮助", "?", "？", "help", "菜单", "功能")
+@group.menu("HELP")
 @quick
 def help_text(msg: Incoming, ctx) -> str:
     """帮助：列出可以问什么"""
@@ -25,11 +26,3 @@ def non_text(msg: Incoming, ctx) -> str:
             "location": "位置", "link": "链接", "file": "文件"}.get(msg.msg_type, "消息")
     return (f"已收到您的{kind}，谢谢！目前机器人只能读懂文字，"
             "请用文字描述您的问题；回复“帮助”查看可以问什么。")
-
-
-@group.fallback
-@quick
-def not_understood(msg: Incoming, ctx) -> str:
-    """没有匹配到任何规则"""
-    return ("抱歉，暂时没有找到与您的问题对应的内容。\n"
-            "您可以换个说法再问，或回复“帮助”查看可以问什么。")

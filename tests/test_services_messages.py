@@ -93,3 +93,27 @@ def test_system_events_touch_no_subscriber(engine):
     with engine.begin() as conn:
         messages.claim(conn, event("masssendjobfinish", openid="oAdmin"), T0)
         assert conn.execute(select(Subscriber)).all() == []
+
+
+def test_claim_reads_the_dialog_and_apply_writes_it(engine):
+    from bot.services import dialogs
+
+    later = T0 + dt.timedelta(minutes=10)
+    with engine.begin() as conn:
+        assert messages.claim(conn, text(key="m:d1"), T0).dialog is None
+        dialogs.apply(conn, "default", "o1", dialogs.Change(dialogs.Dialog(
+            "choose", {"options": ["a", "b#c"], "问": "退出"}, later)), T0)
+    with engine.begin() as conn:
+        found = messages.claim(conn, text(key="m:d2"), T0).dialog
+        other = messages.claim(conn, text(openid="o2", key="m:d3"), T0).dialog
+    assert found == dialogs.Dialog("choose", {"options": ["a", "b#c"], "问": "退出"}, later)
+    assert other is None
+    with engine.begin() as conn:  # expired
+        assert messages.claim(conn, text(key="m:d4"), later).dialog is None
+        dialogs.apply(conn, "default", "o1", dialogs.Change(dialogs.Dialog("case", {}, later)))
+        dialogs.apply(conn, "default", "o1", None)  # no change
+    with engine.begin() as conn:
+        assert messages.claim(conn, text(key="m:d5"), T0).dialog.kind == "case"
+        dialogs.apply(conn, "default", "o1", dialogs.Change(None))
+    with engine.begin() as conn:
+        assert messages.claim(conn, text(key="m:d6"), T0).dialog is None

@@ -230,11 +230,20 @@ def test_send_goes_through_the_webhook(live):
     {"openid": "o", "kind": "image"}, {"openid": "o", "kind": "event", "event": "explode"},
     {"openid": "o", "kind": "event"}, {"openid": "o", "kind": "event", "event": "CLICK",
                                        "key": "k" * 1025},
+    {"openid": "o", "text": "1", "menuid": "one"}, {"openid": "o", "text": "1", "menuid": 1},
+    {"openid": "o", "text": "1", "menuid": "1" * 10},
 ])
 def test_send_refuses_bad_input(live, payload):
     kwargs = {"data": payload} if isinstance(payload, str) else {"json": payload}
     response = requests.post(f"{live.url}/sim/send", timeout=5, **kwargs)
     assert response.status_code == 400 and response.json()["error"]
+
+
+def test_send_carries_a_tapped_dialog_menu_id(live):
+    sent = requests.post(f"{live.url}/sim/send", timeout=10, json={
+        "openid": "o-tap", "text": "退出标准", "menuid": "2"}).json()
+    assert "<bizmsgmenuid><![CDATA[2]]></bizmsgmenuid>" in sent["request_xml"]
+    assert sent["status"] == 200
 
 
 def test_send_refuses_safe_mode_without_a_key(client, runtime, account):

@@ -222,7 +222,9 @@ def test_every_quick_handler_shipped_answers_without_the_database(runtime, accou
     for msg in samples:
         matches = [m for m in runtime.router.plan(msg) if m.quick]
         assert matches, msg
-        runtime.handle_quick(account, msg, matches)
+        ctx = runtime.context(account)
+        ctx.quick = True
+        runtime.handle(ctx, msg, matches)
 
 
 def test_unsendable_reply_gets_apology_and_keeps_the_row(client, runtime, account):

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from bot.db import utcnow
 from bot.dispatch import Incoming
-from bot.services import hotpath
+from bot.services import dialogs, hotpath
 from bot.services.subscribers import touch
 
 MAX_CONTENT = 4000
@@ -42,6 +42,7 @@ class Claim:
     first: bool
     status: str = "processing"
     reply_xml: str = ""
+    dialog: dialogs.Dialog | None = None  # the subscriber's conversation in progress
 
 
 def describe(msg: Incoming) -> str:
@@ -68,7 +69,7 @@ def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Cl
         "received_at": hotpath.stamp(conn, now)}).fetchone()
     if row is not None:
         touch(conn, msg, now)
-        return Claim(row[0], True)
+        return Claim(row[0], True, dialog=dialogs.read(conn, msg.account, msg.openid, now))
     first = hotpath.execute(conn, _FIRST, {"account": msg.account,
                                            "msg_key": msg.msg_key}).fetchone()
     hotpath.execute(conn, _RETRY, {"id": first[0]})

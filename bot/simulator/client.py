@@ -76,8 +76,11 @@ class SubscriberClient:
                 f"<CreateTime>{int(time.time())}</CreateTime>"
                 f"<MsgType>{cdata(msg_type)}</MsgType>{body}{tail}</xml>")
 
-    def text_xml(self, text: str) -> str:
-        return self._envelope("text", f"<Content>{cdata(text)}</Content>")
+    def text_xml(self, text: str, menu_id: str = "") -> str:
+        """A text message; `menu_id` as when the text came from tapping a dialog-menu link
+        (`weixin://bizmsgmenu?msgmenucontent=…&msgmenuid=…`) in a reply."""
+        extra = f"<bizmsgmenuid>{cdata(menu_id)}</bizmsgmenuid>" if menu_id else ""
+        return self._envelope("text", f"<Content>{cdata(text)}</Content>{extra}")
 
     def image_xml(self, pic_url: str, media_id: str = "") -> str:
         media_id = media_id or f"sim-media-{secrets.token_hex(8)}"
@@ -105,8 +108,8 @@ class SubscriberClient:
         return self._envelope("event", f"<Event>{cdata(event)}</Event>{key_xml}", msg_id=False)
 
     # -- sending -------------------------------------------------------------------------
-    def say(self, text: str) -> SimReply:
-        return self.send(self.text_xml(text))
+    def say(self, text: str, menu_id: str = "") -> SimReply:
+        return self.send(self.text_xml(text, menu_id))
 
     def event(self, event: str, key: str = "") -> SimReply:
         return self.send(self.event_xml(event, key))

@@ -39,6 +39,7 @@ class Outgoing:
     text: str = ""
     event: str = ""
     key: str = ""
+    menu_id: str = ""  # a tapped dialog-menu link's msgmenuid
 
 
 def _runtime():
@@ -71,7 +72,7 @@ def menu() -> Response:
 
 @blueprint.post("/send")
 def send() -> Response:
-    """JSON {account, openid, aes, kind: text|event, text, event, key} -> the decoded reply,
+    """JSON {account, openid, aes, kind: text|event, text, menuid, event, key} -> the decoded reply,
     with the request XML and the raw answer."""
     try:
         outgoing = _outgoing(request.get_json(silent=True))
@@ -81,7 +82,7 @@ def send() -> Response:
         return _error(str(exc))
     try:
         if outgoing.kind == "text":
-            reply = client.say(outgoing.text)
+            reply = client.say(outgoing.text, outgoing.menu_id)
         else:
             reply = client.event(outgoing.event, outgoing.key)
     except requests.RequestException as exc:
@@ -114,7 +115,11 @@ def _outgoing(data: object) -> Outgoing:
             raise BadInput("text missing")
         if len(text) > MAX_TEXT:
             raise BadInput(f"text over {MAX_TEXT} characters")
-        return Outgoing(account, openid, bool(data.get("aes")), "text", text=text)
+        menu_id = _string(data, "menuid").strip()
+        if menu_id and not (menu_id.isdigit() and len(menu_id) <= 9):
+            raise BadInput("menuid must be a number")
+        return Outgoing(account, openid, bool(data.get("aes")), "text", text=text,
+                        menu_id=menu_id)
     if kind != "event":
         raise BadInput("kind must be text or event")
     event = EVENTS.get(_string(data, "event").lower())

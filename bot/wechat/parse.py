@@ -7,7 +7,6 @@ The class selection follows `wechatpy.parser.parse_message`, which cannot take a
 from __future__ import annotations
 
 import hashlib
-
 from typing import Any
 from xml.etree import ElementTree
 

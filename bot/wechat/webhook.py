@@ -16,8 +16,8 @@ from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from bot.config import Account
-from bot.dispatch import Incoming, normalize
-from bot.services import hotpath, messages
+from bot.dispatch import Incoming, MoveToPool, normalize
+from bot.services import dialogs, hotpath, messages
 from bot.wechat.crypto import DecryptError, MessageCrypto, SignatureError, fresh, verify
 from bot.wechat.parse import BadMessage, message_key, parse_xml, to_message
 from bot.wechat.replies import plain_text, render
@@ -150,42 +150,53 @@ def answer(runtime, account: Account, msg: Incoming) -> str:
 
     The plan's leading @quick handlers run inside the claim's transaction: a message they
     answer is claimed, answered and logged in one commit (a retry waits for it on the
-    writer lock and gets the reply). The rest of the plan runs on the handler pool after
-    the claim is committed."""
+    writer lock and gets the reply). The rest of the plan (or a quick handler that calls
+    `ctx.leave_quick()`) runs on the handler pool after the claim is committed. What the
+    handlers did to the subscriber's dialog is written with the reply."""
     started = time.perf_counter()
+    runtime.refresh()
     matches = runtime.router.plan(msg)
     head = next((n for n, match in enumerate(matches) if not match.quick), len(matches))
+    ctx = runtime.context(account)
     with runtime.hot.connection() as conn:
         with hotpath.write_transaction(conn):
             claim = messages.claim(conn, msg)
             if not claim.first:
                 runtime.metrics.incr("dedupe_hits")
                 return claim.reply_xml if claim.status in ("answered", "failed") else ""
-            try:
-                answered = runtime.handle_quick(account, msg, matches[:head]) if head else None
-            except Exception as exc:  # noqa: BLE001 - a handler's bug must not become a 500
-                return _failed(runtime, conn, msg, claim.id, exc, started)
+            ctx.dialog = claim.dialog
+            answered = None
+            if head:
+                ctx.quick = True
+                try:
+                    answered = runtime.router.run(matches[:head], msg, ctx)
+                except MoveToPool as moved:
+                    head = moved.at
+                    ctx.dialog, ctx.change = claim.dialog, None  # the pool starts afresh
+                except Exception as exc:  # noqa: BLE001 - a handler's bug must not be a 500
+                    return _failed(runtime, conn, msg, claim.id, exc, started)
+                ctx.quick = False
             if answered is None and head == len(matches):
                 answered = (None, "none")
             if answered is not None:
-                return _finish(runtime, conn, msg, claim.id, answered, started)
-        future = runtime.submit(runtime.handle, account, msg, matches[head:])
+                return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
+        future = runtime.submit(runtime.handle, ctx, msg, matches[head:])
         remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
         try:
             answered = future.result(timeout=max(remaining, 0.0))
         except FutureTimeout:
-            _defer(runtime, account, msg, claim.id, future, started)
+            _defer(runtime, account, msg, claim.id, future, started, ctx)
             return ""
         except Exception as exc:  # noqa: BLE001
             with hotpath.write_transaction(conn):
                 return _failed(runtime, conn, msg, claim.id, exc, started)
         with hotpath.write_transaction(conn):
-            return _finish(runtime, conn, msg, claim.id, answered, started)
+            return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
 
 
 def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
-            started: float) -> str:
-    """Render the reply and record it (inside the caller's transaction)."""
+            started: float, ctx) -> str:
+    """Render the reply and record it with the dialog change (in the caller's transaction)."""
     reply, rule = answered
     try:
         kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
@@ -194,6 +205,7 @@ def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
         return _failed(runtime, conn, msg, message_id, exc, started)
     messages.finish(conn, message_id, status="answered", reply_kind=kind, reply_xml=xml,
                     reply_text=plain_text(reply), handled_ms=_ms(started))
+    dialogs.apply(conn, msg.account, msg.openid, ctx.change)
     runtime.metrics.incr("handled", rule=rule.split(":")[-1])
     return xml
 
@@ -215,7 +227,7 @@ def _failed(runtime, conn, msg: Incoming, message_id: int, exc: BaseException,
 
 
 def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
-           started: float) -> None:
+           started: float, ctx) -> None:
     """Past the budget: answer `success` now, send the reply when the handler is done."""
     log.info("handler past the %.1fs budget for %s; replying later",
              runtime.settings.reply_budget, msg.msg_key)
@@ -224,10 +236,11 @@ def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
         messages.finish(conn, message_id, status="deferred", handled_ms=_ms(started))
 
     def deliver(done) -> None:
+        change = ctx.change
         try:
             reply, _rule = done.result()
         except Exception as exc:  # noqa: BLE001
-            reply = APOLOGY
+            reply, change = APOLOGY, None
             log.error("deferred handler failed for %s", msg.msg_key, exc_info=exc)
         try:
             result = runtime.api(account.name).send_reply(msg.openid, reply,
@@ -239,6 +252,7 @@ def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
         with hotpath.write_transaction(runtime.engine) as conn:
             messages.finish(conn, message_id, status=status, reply_kind="custom",
                             reply_text=plain_text(reply), handled_ms=_ms(started), error=error)
+            dialogs.apply(conn, msg.account, msg.openid, change)
 
     future.add_done_callback(deliver)
 

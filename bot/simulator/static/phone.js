@@ -83,10 +83,43 @@
     }
     return box;
   }
+  // A text reply as WeChat shows it: dialog-menu links (weixin://bizmsgmenu) become buttons
+  // that send their text, http(s) addresses become links; everything else stays text.
+  const RICH = /<a href="weixin:\/\/bizmsgmenu\?msgmenucontent=([^"&]*)&(?:amp;)?msgmenuid=(\d+)">([^<]*)<\/a>|https?:\/\/[^\s<>"“”，。]+/g;
+  const ENTITIES = { "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'", "&amp;": "&" };
+  function unescapeHtml(text) {
+    return String(text).replace(/&(?:lt|gt|quot|amp|#x27|#39);/g, (entity) => ENTITIES[entity]);
+  }
+  function richText(text) {
+    const bubble = el("div", "bubble");
+    let at = 0;
+    String(text).replace(RICH, (match, content, menuId, label, offset) => {
+      bubble.appendChild(document.createTextNode(text.slice(at, offset)));
+      at = offset + match.length;
+      if (menuId !== undefined) {
+        const sent = unescapeHtml(content);
+        const b = el("button", "choice", unescapeHtml(label));
+        b.type = "button";
+        b.addEventListener("click", () => {
+          row(true, el("div", "bubble", sent));
+          send({ kind: "text", text: sent, menuid: menuId });
+        });
+        bubble.appendChild(b);
+      } else {
+        const url = safeUrl(match);
+        const a = el(url ? "a" : "span", "", match);
+        if (url) { a.href = url; a.target = "_blank"; a.rel = "noopener noreferrer"; }
+        bubble.appendChild(a);
+      }
+      return match;
+    });
+    bubble.appendChild(document.createTextNode(text.slice(at)));
+    return bubble;
+  }
   function showReply(reply) {
     let body;
     if (reply.kind === "text") {
-      body = row(false, el("div", "bubble", reply.text));
+      body = row(false, richText(reply.text || ""));
     } else if (reply.kind === "news") {
       const a = reply.article || {};
       body = row(false, card({ title: a.Title, description: a.Description, url: a.Url }));
