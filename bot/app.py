@@ -18,6 +18,7 @@ log = logging.getLogger("hotline")
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     runtime = runtime or build_runtime(settings)
+    settings = runtime.settings
     app = Flask(__name__, instance_path=None)
     app.config.update(SECRET_KEY=settings.secret_key or None, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False

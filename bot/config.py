@@ -8,6 +8,7 @@ TOML file named by ``HOTLINE_ACCOUNTS_FILE``.
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,7 @@ class Account:
     previous_aes_key: str = ""
     type: str = "service"
     title: str = ""
+    case_template: str = ""  # template id of "your message has an answer" (service accounts)
 
     @property
     def webhook_path(self) -> str:
@@ -66,6 +68,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     api_timeout: float = 5.0
     instance_path: str = "instance"
+    case_deadlines: Mapping[str, int] = field(default_factory=dict)  # working days per class
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -146,10 +149,28 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         max_body_bytes=int(_number(env, "HOTLINE_MAX_BODY_BYTES", 64 * 1024, int)),
         api_timeout=_number(env, "WECHAT_API_TIMEOUT", 5.0),
         instance_path=instance,
+        case_deadlines=_deadlines(env.get("HOTLINE_CASE_DEADLINES", "")),
     )
     if mode == "production":
         check_production(settings)
     return settings
+
+
+def _deadlines(text: str) -> dict[str, int]:
+    """Per-class deadlines in working days: the defaults, with `咨询=3,投诉=10` overriding."""
+    from bot.services.case_flow import CLASSES, DEFAULT_DEADLINES
+
+    deadlines = dict(DEFAULT_DEADLINES)
+    for entry in filter(None, (part.strip() for part in text.replace("，", ",").split(","))):
+        name, _, days = entry.partition("=")
+        name = name.strip()
+        if name not in CLASSES:
+            raise ConfigError(f"HOTLINE_CASE_DEADLINES: unknown class {name!r} "
+                              f"(one of {', '.join(CLASSES)})")
+        if not days.strip().isdigit() or not 1 <= int(days) <= 60:
+            raise ConfigError(f"HOTLINE_CASE_DEADLINES: {name} needs 1 to 60 working days")
+        deadlines[name] = int(days)
+    return deadlines
 
 
 def _default_account(env: Mapping[str, str], has_credentials: bool) -> Account:
@@ -169,6 +190,7 @@ def _default_account(env: Mapping[str, str], has_credentials: bool) -> Account:
         previous_aes_key=env.get("WECHAT_PREVIOUS_AES_KEY", ""),
         type=kind,
         title=env.get("HOTLINE_ACCOUNT_TITLE", ""),
+        case_template=env.get("WECHAT_CASE_TEMPLATE_ID", ""),
     )
     _check_aes(account, "WECHAT_AES_KEY")
     return account
@@ -203,6 +225,7 @@ def load_accounts_file(path: Path) -> list[Account]:
             previous_aes_key=str(entry.get("previous_aes_key", "")),
             type=kind,
             title=str(entry.get("title", "")),
+            case_template=str(entry.get("case_template", "")),
         )
         _check_aes(account, where)
         accounts.append(account)
@@ -235,3 +258,18 @@ def check_production(settings: Settings) -> None:
             problems.append(f"credentials of account {account.name!r} (WECHAT_TOKEN/APPID/SECRET)")
     if problems:
         raise ConfigError("production mode needs: " + "; ".join(problems))
+
+
+def development_secret_key(instance_path: str) -> str:
+    """Outside production, a missing HOTLINE_SECRET_KEY is replaced by a random key kept in
+    the instance folder (so personal data sealed today can be read tomorrow)."""
+    path = Path(instance_path) / "secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(key)
+        return key

@@ -290,6 +290,19 @@ class Router:
         """The reply and a label of the rule that gave it (``group:kind``)."""
         return self.run(self.plan(msg), msg, ctx) or (None, "none")
 
+    def owner(self, msg: Incoming) -> str | None:
+        """The group whose keyword or pattern claims this text outright (None if none does):
+        a dialog uses it to let 帮助, 查询 … and the like through instead of swallowing them."""
+        if msg.msg_type != "text":
+            return None
+        rule = self._exact.get(("keyword", msg.normalized))
+        if rule is not None:
+            return rule.group
+        for rule in self._ordered["regex"]:
+            if rule.value.search(msg.normalized):
+                return rule.group
+        return None
+
     def help_text(self) -> list[str]:
         if self._help is None:
             lines: list[str] = []

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,13 +14,15 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from bot.config import Account, Settings
+from bot.config import Account, Settings, development_secret_key
 from bot.db import make_engine, make_sessionmaker
 from bot.dispatch import Incoming, Match, MoveToPool, Reply, Router
 from bot.knowledge import Knowledge
 from bot.metrics import Metrics
+from bot.services.case_flow import DEFAULT_DEADLINES
 from bot.services.dialogs import Change, Dialog
 from bot.services.hotpath import HotConnections
+from bot.services.privacy import PersonalData
 from bot.wechat.api import WeChatAPI
 
 
@@ -41,10 +43,16 @@ class HandlerContext:
     change: Change | None = None
 
     def session(self):
-        """A new ORM session (use as ``with ctx.session.begin() as s:``)."""
+        """A new ORM session for reading (``with ctx.session() as s:``)."""
         if self.quick:
             raise QuickHandlerError("a @quick handler may not use the database")
         return self.runtime.sessionmaker()
+
+    def transaction(self):
+        """A session in a transaction, committed at the end (``with ctx.transaction() as s:``)."""
+        if self.quick:
+            raise QuickHandlerError("a @quick handler may not use the database")
+        return self.runtime.sessionmaker.begin()
 
     def leave_quick(self) -> None:
         """From a @quick handler that must wait after all: run again on the handler pool."""
@@ -61,6 +69,11 @@ class HandlerContext:
 
     def now(self) -> float:
         return self.runtime.clock()
+
+    @property
+    def deadlines(self) -> Mapping[str, int]:
+        """Working days per case class (HOTLINE_CASE_DEADLINES over the defaults)."""
+        return self.runtime.settings.case_deadlines or DEFAULT_DEADLINES
 
     def utcnow(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.runtime.clock(), dt.UTC).replace(tzinfo=None)
@@ -88,6 +101,7 @@ class Runtime:
     _executor: ThreadPoolExecutor | None = None
     _executor_pid: int = 0
     _apis: dict[str, Any] = field(default_factory=dict)
+    _vault: PersonalData | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -104,6 +118,13 @@ class Runtime:
                     self._executor = ThreadPoolExecutor(16, thread_name_prefix="handler")
                     self._executor_pid = os.getpid()
         return self._executor.submit(fn, *args)
+
+    @property
+    def vault(self) -> PersonalData:
+        """Seals and opens personal data (names, phones, ID numbers) with the secret key."""
+        if self._vault is None:
+            self._vault = PersonalData(self.settings.secret_key)
+        return self._vault
 
     def context(self, account: Account, dialog: Dialog | None = None) -> HandlerContext:
         return HandlerContext(self, account, dialog=dialog)
@@ -144,6 +165,9 @@ def build_router() -> Router:
 
 
 def build_runtime(settings: Settings, *, clock: Callable[[], float] = time.time) -> Runtime:
+    if not settings.secret_key and not settings.production:
+        settings = settings.with_overrides(
+            secret_key=development_secret_key(settings.instance_path))
     engine = make_engine(settings.database_url)
     return Runtime(settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
                    router=build_router(), clock=clock)

@@ -98,6 +98,7 @@ class CaseMessage(Base):
     delivery: Mapped[ShortText]
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     delivery_error: Mapped[str] = mapped_column(Text, default="")
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # template notice sent
 
 
 class CaseCounter(Base):

@@ -30,6 +30,9 @@ class Subscriber(Base):
     # Window opened by a menu click, follow or scan: 1 minute, 3 messages.
     last_event_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     event_window_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # Staff replies waiting for the subscriber's next message (the window was closed):
+    # the webhook learns of them from the upsert it does anyway, and delivers them.
+    pending_replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class InboundMessage(Base):

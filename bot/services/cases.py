@@ -159,6 +159,16 @@ def rate(session: Session, case: Case, rating: str, comment: str = "", *,
     return False
 
 
+def comment_rating(session: Session, case: Case, comment: str, *,
+                   now: dt.datetime | None = None) -> None:
+    """The subscriber's words after rating, kept with the rating and in the history."""
+    if case.rated_at is None:
+        raise flow.IllegalTransition("a comment follows a rating")
+    case.rating_comment = comment
+    record(session, case, "rating_comment", "subscriber", case.state, case.state, now=now,
+           text=comment)
+
+
 def find_own(session: Session, account: str, openid: str, number: str) -> Case | None:
     """A case by number, only when it is this subscriber's own."""
     return session.scalar(select(Case).where(Case.number == number.strip(),

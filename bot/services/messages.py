@@ -43,6 +43,7 @@ class Claim:
     status: str = "processing"
     reply_xml: str = ""
     dialog: dialogs.Dialog | None = None  # the subscriber's conversation in progress
+    pending_replies: int = 0  # staff replies waiting for this subscriber's next message
 
 
 def describe(msg: Incoming) -> str:
@@ -68,8 +69,9 @@ def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Cl
         "msg_type": msg.msg_type, "event": msg.event[:255], "content": describe(msg),
         "received_at": hotpath.stamp(conn, now)}).fetchone()
     if row is not None:
-        touch(conn, msg, now)
-        return Claim(row[0], True, dialog=dialogs.read(conn, msg.account, msg.openid, now))
+        pending = touch(conn, msg, now)
+        return Claim(row[0], True, dialog=dialogs.read(conn, msg.account, msg.openid, now),
+                     pending_replies=pending)
     first = hotpath.execute(conn, _FIRST, {"account": msg.account,
                                            "msg_key": msg.msg_key}).fetchone()
     hotpath.execute(conn, _RETRY, {"id": first[0]})

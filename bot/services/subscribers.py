@@ -47,24 +47,27 @@ _TOUCH = (
     "subscribed = CASE WHEN excluded.subscribed_at IS NOT NULL THEN TRUE "
     "WHEN excluded.unsubscribed_at IS NOT NULL THEN FALSE ELSE subscribers.subscribed END, "
     "subscribed_at = COALESCE(excluded.subscribed_at, subscribers.subscribed_at), "
-    "unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscribers.unsubscribed_at)")
-"""One upsert for every kind of message: NULLs in the new row mean "leave as it was"."""
+    "unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscribers.unsubscribed_at) "
+    "RETURNING pending_replies")
+"""One upsert for every kind of message: NULLs in the new row mean "leave as it was"; it
+returns how many staff replies wait for this subscriber."""
 
 
-def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> None:
-    """Keep the subscriber row of `msg` current (one upsert)."""
+def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> int:
+    """Keep the subscriber row of `msg` current (one upsert); the replies waiting for them."""
     if msg.is_event and msg.event in SYSTEM_EVENTS:
-        return
+        return 0
     now = hotpath.stamp(conn, now or utcnow())
     follows = msg.event in ("subscribe", "subscribe_scan")
-    hotpath.execute(conn, _TOUCH, {
+    row = hotpath.execute(conn, _TOUCH, {
         "account": msg.account, "openid": msg.openid, "now": now,
         "subscribed": msg.event != "unsubscribe",
         "subscribed_at": now if follows else None,
         "unsubscribed_at": now if msg.event == "unsubscribe" else None,
         "last_message_at": None if msg.is_event else now,
         "last_event_at": now if msg.event in WINDOW_EVENTS else None,
-    })
+    }).fetchone()
+    return int(row[0] or 0) if row else 0
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from bot.config import Account
 from bot.dispatch import Incoming, MoveToPool, normalize
-from bot.services import dialogs, hotpath, messages
+from bot.services import delivery, dialogs, hotpath, messages
 from bot.wechat.crypto import DecryptError, MessageCrypto, SignatureError, fresh, verify
 from bot.wechat.parse import BadMessage, message_key, parse_xml, to_message
 from bot.wechat.replies import plain_text, render
@@ -142,6 +142,17 @@ def _incoming(account: Account, fields: dict, message) -> Incoming:
 
 
 def answer(runtime, account: Account, msg: Incoming) -> str:
+    """`_answer`, then (its transactions committed, so the window is open) the delivery of
+    staff replies that waited for this subscriber to write again."""
+    waiting: list[int] = []
+    try:
+        return _answer(runtime, account, msg, waiting)
+    finally:
+        if waiting:
+            runtime.submit(delivery.deliver_pending, runtime, account.name, msg.openid)
+
+
+def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str:
     """Claim the message, run its handlers within the budget, and return the reply XML.
 
     An empty string means `success`: nothing to say, a retry of a message still being
@@ -165,6 +176,8 @@ def answer(runtime, account: Account, msg: Incoming) -> str:
                 runtime.metrics.incr("dedupe_hits")
                 return claim.reply_xml if claim.status in ("answered", "failed") else ""
             ctx.dialog = claim.dialog
+            if claim.pending_replies:
+                waiting.append(claim.pending_replies)
             answered = None
             if head:
                 ctx.quick = True

@@ -1,0 +1,161 @@
+"""Staff replies to cases, and getting them to the subscriber.
+
+A reply is a CaseMessage (direction "out") whose `delivery` moves pending → sending → sent,
+or back to pending while WeChat's 48-hour window is closed or its 5-message quota used up
+(45015/45047; the reason is kept in `delivery_error`), or to failed on any other refusal.
+A reply still pending is delivered when the subscriber next writes: the webhook's subscriber
+upsert returns `subscribers.pending_replies` and the webhook calls `deliver_pending` on the
+handler pool. Where the account may send template messages and has a case template, a
+pending reply also gets one template notice ("您的留言有了答复，回复任意消息查看"), its
+time kept in `notified_at`.
+
+After a reply is delivered, the subscriber is asked to rate it (a "rate" dialog).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+from bot.models import Case, CaseMessage, Subscriber
+from bot.services import case_flow as flow
+from bot.services import cases as case_service
+from bot.services import dialogs
+
+log = logging.getLogger("hotline.delivery")
+WINDOW_CLOSED = (45015, 45047)
+RATE_TTL = dt.timedelta(days=7)
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: int
+    delivery: str  # sent | pending | failed
+    error: str = ""
+
+
+def add_reply(session: Session, case: Case, text: str, actor: str, *,
+              now: dt.datetime | None = None) -> CaseMessage:
+    """Answer `case` (accepting it first when nobody has): it becomes 已答复, or a follow-up
+    when it already was; the reply waits for delivery (call `deliver` after committing)."""
+    now = now or utcnow()
+    text = text.strip()
+    if not text:
+        raise ValueError("a reply needs text")
+    if case.state == flow.NEW:
+        case_service.apply(session, case, "accept", actor, now=now)
+    action = "follow_up" if case.state == flow.ANSWERED else "reply"
+    case_service.apply(session, case, action, actor, text=text, now=now)
+    message = CaseMessage(case_id=case.id, at=now, direction="out", kind="text", content=text,
+                          media_id="", author=actor, delivery=PENDING, delivery_error="")
+    session.add(message)
+    session.flush()
+    return message
+
+
+def reply_text(case: Case, message: CaseMessage) -> str:
+    return f"您的留言（编号 {case.number}）有了答复：\n{message.content}"
+
+
+def deliver(runtime, message_id: int) -> Outcome:
+    """Try to send one pending reply now (a customer-service message)."""
+    with runtime.sessionmaker.begin() as session:
+        claimed = session.execute(
+            update(CaseMessage).where(CaseMessage.id == message_id,
+                                      CaseMessage.delivery == PENDING)
+            .values(delivery=SENDING)).rowcount
+        message = session.get(CaseMessage, message_id)
+        if not claimed or message is None:  # sent already, or another process is sending it
+            return Outcome(message_id, message.delivery if message else FAILED)
+        case = session.get(Case, message.case_id)
+        text, account, openid = reply_text(case, message), case.account, case.openid
+        number, ask_rating = case.number, case.state == flow.ANSWERED and case.rated_at is None
+    try:
+        result = runtime.api(account).send_text(openid, text)
+        ok, errcode, error = result.ok, result.errcode, result.error
+    except Exception as exc:  # noqa: BLE001 - the reply must not be lost: back to pending
+        log.exception("reply %s not sent", message_id)
+        ok, errcode, error = False, -1, repr(exc)
+    waiting = not ok and (errcode in WINDOW_CLOSED or errcode == -1)
+    state = SENT if ok else PENDING if waiting else FAILED
+    with runtime.sessionmaker.begin() as session:
+        message = session.get(CaseMessage, message_id)
+        message.delivery = state
+        message.delivery_error = "" if ok else f"{errcode}: {error}"[:500]
+        message.delivered_at = utcnow() if ok else None
+        _count_pending(session, account, openid)
+    if state == PENDING:
+        _notify_by_template(runtime, message_id, account, openid, number)
+    if ok and ask_rating:
+        _ask_rating(runtime, account, openid, number)
+    return Outcome(message_id, state, "" if ok else f"{errcode}: {error}")
+
+
+def deliver_pending(runtime, account: str, openid: str) -> list[Outcome]:
+    """Send every reply that waits for this subscriber (called when they write again)."""
+    with runtime.sessionmaker() as session:
+        ids = list(session.scalars(
+            select(CaseMessage.id).join(Case, Case.id == CaseMessage.case_id)
+            .where(Case.account == account, Case.openid == openid,
+                   CaseMessage.direction == "out", CaseMessage.delivery == PENDING)
+            .order_by(CaseMessage.id)))
+    outcomes = [deliver(runtime, message_id) for message_id in ids]
+    if not ids:
+        with runtime.sessionmaker.begin() as session:
+            _count_pending(session, account, openid)
+    return outcomes
+
+
+def _count_pending(session: Session, account: str, openid: str) -> None:
+    count = session.scalar(
+        select(func.count()).select_from(CaseMessage).join(Case, Case.id == CaseMessage.case_id)
+        .where(Case.account == account, Case.openid == openid, CaseMessage.direction == "out",
+               CaseMessage.delivery == PENDING))
+    session.execute(update(Subscriber).where(Subscriber.account == account,
+                                             Subscriber.openid == openid)
+                    .values(pending_replies=count))
+
+
+def _notify_by_template(runtime, message_id: int, account_name: str, openid: str,
+                        number: str) -> None:
+    """One template notice per waiting reply, where the account may send them (the HTTP
+    call is made outside any transaction; the note is kept with the reply)."""
+    account = runtime.settings.account(account_name)
+    if account is None or not account.can_send_templates or not account.case_template:
+        return
+    with runtime.sessionmaker() as session:
+        if session.get(CaseMessage, message_id).notified_at is not None:
+            return
+    result = runtime.api(account_name).send_template(openid, account.case_template, {
+        "first": {"value": "您的留言有了答复"},
+        "keyword1": {"value": number},
+        "keyword2": {"value": "已答复"},
+        "remark": {"value": "回复任意消息即可在对话中查看答复内容。"},
+    })
+    with runtime.sessionmaker.begin() as session:
+        message = session.get(CaseMessage, message_id)
+        if result.ok:
+            message.notified_at = utcnow()
+        else:
+            message.delivery_error = f"{message.delivery_error}；模板消息未发出 " \
+                                     f"{result.errcode}"[:500]
+
+
+def rating_prompt(number: str) -> str:
+    lines = [f"{n}. {name}" for n, name in enumerate(flow.RATINGS, start=1)]
+    return f"请对编号 {number} 的答复作出评价，回复数字：\n" + "\n".join(lines)
+
+
+def _ask_rating(runtime, account: str, openid: str, number: str) -> None:
+    result = runtime.api(account).send_text(openid, rating_prompt(number))
+    if not result.ok:
+        return  # no prompt, no dialog: "查询 编号" still shows the reply
+    with runtime.engine.begin() as conn:
+        dialogs.apply(conn, account, openid, dialogs.Change(dialogs.Dialog(
+            "rate", {"case": number}, utcnow() + RATE_TTL)))
