@@ -21,6 +21,7 @@ import sys
 import tempfile
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -278,8 +279,8 @@ class Index:
             builder.add(item)
         docs = builder.docs
         return cls(tokenizer, builder.items, docs, _weigh(builder.raw, docs.lengths),
-                   {key: tuple(value) for key, value in builder.phrases.items() if key},
-                   {key: tuple(value) for key, value in builder.keywords.items() if key})
+                   {key: _listing(value) for key, value in builder.phrases.items() if key},
+                   {key: _listing(value) for key, value in builder.keywords.items() if key})
 
     def stats(self) -> dict[str, int]:
         return {"docs": len(self._docs.ids), "terms": len(self._postings),
@@ -310,10 +311,10 @@ class Index:
         years = extract_years(query)
         terms = self.tokenizer.query_terms(normalized, years) if normalized else {}
         scores = self._score(terms)
-        exact = self._phrases.get(normalized, ())
+        exact = _among(self._phrases.get(normalized, ()), scores)
         boosted = EXACT_BOOST * max(MIN_SCORE, max(scores.values(), default=0.0))
         scores.update((doc, boosted) for doc in exact)
-        for doc in self._keywords.get(normalized, ()):
+        for doc in _among(self._keywords.get(normalized, ()), scores):
             scores[doc] = EXACT_BOOST * max(MIN_SCORE, scores.get(doc, 0.0))
         ranked = [(doc, score) for score, doc in _best(CANDIDATES, scores)]
         figure = FIGURE.search(normalized) is not None
@@ -404,6 +405,21 @@ class Index:
         return matched / total if total else 0.0
 
 
+def _listing(docs: list[int]) -> tuple[int, ...] | frozenset[int]:
+    """The documents of a phrase or keyword: a tuple, or a set when there are more than
+    CANDIDATES (a phrase that many documents share; see `_among`)."""
+    return frozenset(docs) if len(docs) > CANDIDATES else tuple(docs)
+
+
+def _among(docs: tuple[int, ...] | frozenset[int], scores: dict[int, float]) -> Iterable[int]:
+    """The documents to boost for an exact phrase or keyword: all of a short listing; of a
+    long one (thousands of items sharing a keyword), only those the query's terms already
+    scored, so a search never walks a listing that grows with the knowledge base."""
+    if isinstance(docs, frozenset):
+        return [doc for doc in scores if doc in docs]
+    return docs
+
+
 def _best(count: int, scores: dict[int, float]) -> list[tuple[float, int]]:
     """The `count` best (score, document) pairs, best first; on a tie the earlier document
     (the content's own order)."""
@@ -473,20 +489,28 @@ class _Builder:
 
     def _count(self, fields: list[Field], texts: list[str], doc: int) -> float:
         """Add a document's weighted term counts to the postings; return its length (the
-        weighted number of its terms)."""
+        weighted number of its terms). Counting runs in C (Counter); the long fields, whose
+        bigrams are most of the postings, are scaled in one comprehension."""
         counts: dict[str, float] = {}
-        get, length = counts.get, 0.0
+        length = 0.0
         for (_, weight, kind), text in zip(fields, texts, strict=True):
             terms = (_all_grams(text) if kind == LONG
                      else self.tokenizer.document_terms(text, kind != SHORT, self.memo))
-            for term in terms:
-                counts[term] = get(term, 0.0) + weight
+            if not terms:
+                continue
             length += weight * len(terms)
-        raw = self.raw
+            field_counts = Counter(terms)
+            if not counts:
+                counts = {term: n * weight for term, n in field_counts.items()}
+                continue
+            get = counts.get
+            for term, n in field_counts.items():
+                counts[term] = get(term, 0.0) + n * weight
+        raw, intern = self.raw, sys.intern
         for term, count in counts.items():
             postings = raw.get(term)
             if postings is None:
-                raw[sys.intern(term)] = postings = (array("I"), array("f"))
+                raw[intern(term)] = postings = (array("I"), array("f"))
             postings[0].append(doc)
             postings[1].append(count)
         return length

@@ -73,3 +73,30 @@ def test_bad_accounts_file_says_where(tmp_path, body, match):
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ConfigError, match=match):
         Settings.from_env({**CREDS, "HOTLINE_ACCOUNTS_FILE": str(path)})
+
+
+def test_case_deadlines_override_the_defaults_by_class():
+    settings = Settings.from_env({"HOTLINE_CASE_DEADLINES": "咨询=5， 投诉=10"})
+    assert settings.case_deadlines["咨询"] == 5 and settings.case_deadlines["投诉"] == 10
+    assert settings.case_deadlines["依申请公开"] == 20
+    assert Settings.from_env({}).case_deadlines["咨询"] == 3
+
+
+@pytest.mark.parametrize("value", ["闲聊=3", "咨询=0", "咨询=abc", "咨询=99", "咨询"])
+def test_bad_case_deadlines_are_refused(value):
+    with pytest.raises(ConfigError, match="HOTLINE_CASE_DEADLINES"):
+        Settings.from_env({"HOTLINE_CASE_DEADLINES": value})
+
+
+def test_development_keeps_a_generated_secret_key(tmp_path):
+    from bot.runtime import build_runtime
+
+    env = {"HOTLINE_INSTANCE_PATH": str(tmp_path),
+           "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    first = build_runtime(Settings.from_env(env))
+    second = build_runtime(Settings.from_env(env))
+    assert first.settings.secret_key and first.settings.secret_key == second.settings.secret_key
+    assert second.vault.open(first.vault.seal("13800138000")) == "13800138000"
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    first.close()
+    second.close()

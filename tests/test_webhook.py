@@ -251,3 +251,30 @@ def test_non_ascii_signature_is_403_not_500(client, account):
     query = {**signed_query(account.token), "signature": "签名"}
     assert client.post(url("/wechat", query), data=text_xml("帮助")).status_code == 403
     assert client.get(url("/wechat", {**query, "echostr": "x"})).status_code == 403
+
+
+def test_webhook_answers_503_when_the_database_is_unreachable(settings):
+    """Nothing could be claimed: 503, so WeChat retries; never a 500."""
+    import sqlalchemy
+
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+    from bot.services.hotpath import HotConnections
+
+    runtime = build_runtime(settings)
+    runtime.hot = HotConnections(sqlalchemy.create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}))
+    client = create_app(runtime=runtime).test_client()
+    response = post(client, settings.default_account, text_xml("帮助"))
+    assert response.status_code == 503 and b"database" in response.data
+    runtime.close()
+
+
+def test_webhook_answers_503_when_the_schema_is_missing(settings):
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(settings)  # never migrated: no tables
+    client = create_app(runtime=runtime).test_client()
+    assert post(client, settings.default_account, text_xml("帮助")).status_code == 503
+    runtime.close()

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
+import psycopg
 from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from bot.config import Account
@@ -193,18 +196,19 @@ def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str
                 answered = (None, "none")
             if answered is not None:
                 return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
-        future = runtime.submit(runtime.handle, ctx, msg, matches[head:])
-        remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
-        try:
-            answered = future.result(timeout=max(remaining, 0.0))
-        except FutureTimeout:
-            _defer(runtime, account, msg, claim.id, future, started, ctx)
-            return ""
-        except Exception as exc:  # noqa: BLE001
-            with hotpath.write_transaction(conn):
-                return _failed(runtime, conn, msg, claim.id, exc, started)
-        with hotpath.write_transaction(conn):
-            return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
+    # The connection goes back while the pool works: the handler needs one of its own.
+    future = runtime.submit(runtime.handle, ctx, msg, matches[head:])
+    remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
+    try:
+        answered = future.result(timeout=max(remaining, 0.0))
+    except FutureTimeout:
+        _defer(runtime, account, msg, claim.id, future, started, ctx)
+        return ""
+    except Exception as exc:  # noqa: BLE001
+        with runtime.hot.connection() as conn, hotpath.write_transaction(conn):
+            return _failed(runtime, conn, msg, claim.id, exc, started)
+    with runtime.hot.connection() as conn, hotpath.write_transaction(conn):
+        return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
 
 
 def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
@@ -268,6 +272,17 @@ def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
             dialogs.apply(conn, msg.account, msg.openid, change)
 
     future.add_done_callback(deliver)
+
+
+@blueprint.errorhandler(SQLAlchemyError)
+@blueprint.errorhandler(sqlite3.Error)
+@blueprint.errorhandler(psycopg.Error)
+def _database_error(exc: Exception) -> Response:
+    """The database is down or overloaded: nothing was claimed, so WeChat's retry of this
+    message is handled afresh. 503, never a 500."""
+    log.error("webhook: database unavailable: %s", exc)
+    _runtime().metrics.incr("webhook_refused", reason="503")
+    return Response("database unavailable", status=503, mimetype="text/plain")
 
 
 @blueprint.errorhandler(HTTPException)

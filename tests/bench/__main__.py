@@ -1,9 +1,12 @@
-"""`make bench`: the full webhook under gunicorn against WeRoBot 1.13.1, in one run.
+"""`make bench`: the webhook against WeRoBot 1.13.1, then the search at 1k/10k/100k items.
 
-Variants, all under gunicorn with 2 sync workers and driven by wrk on loopback:
-ours (signature, dedupe row + message log committed, dispatch of 帮助), ours in safe mode,
-WeRoBot default (SQLite sessions on) and WeRoBot bare (sessions off). Rounds alternate the
-variants; medians are printed with ratios against WeRoBot measured in the same run.
+Webhook: variants under gunicorn with 2 sync workers, driven by wrk on loopback: ours
+(signature, dedupe row + message log committed, dispatch of 帮助), ours in safe mode, WeRoBot
+default (SQLite sessions on) and WeRoBot bare (sessions off). Rounds alternate the variants;
+medians are printed with ratios against WeRoBot measured in the same run.
+
+Search (tests/bench/search.py): answer latency, index build time and size against knowledge
+base size, and private memory per gunicorn worker. `BENCH_ONLY=webhook|search` runs one part.
 """
 
 from __future__ import annotations
@@ -11,7 +14,13 @@ from __future__ import annotations
 import os
 import sys
 
-from tests.bench.webhook import main
+from tests.bench import search, webhook
 
 if __name__ == "__main__":
-    sys.exit(main(os.environ.get("BENCH_ROUNDS")))
+    only = os.environ.get("BENCH_ONLY", "")
+    status = 0
+    if only in ("", "webhook"):
+        status |= webhook.main(os.environ.get("BENCH_ROUNDS"))
+    if only in ("", "search"):
+        status |= search.main()
+    sys.exit(status)
