@@ -26,6 +26,9 @@ bench: $(BIN)/hotline
 	command -v wrk >/dev/null || apt-get install -y -qq wrk || echo "install wrk to benchmark"
 	$(BIN)/python -m tests.bench
 
+eval: $(BIN)/hotline
+	$(BIN)/python -m tests.eval.run
+
 lint: $(BIN)/hotline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check bot handlers content tests

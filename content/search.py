@@ -55,11 +55,11 @@ CANDIDATES = 60  # documents considered when grouping hits by item
 # Confidence (see Index.search).
 MIN_SCORE = 3.0  # the best hit's score must reach this ...
 MIN_COVERAGE = 0.45  # ... and match this share of the query's words (idf-weighted)
-LEAD_RATIO = 1.2  # "answer" when the best item scores this much more than the next
+LEAD_RATIO = 1.5  # "answer" when the best item scores this much more than the next
 CHOOSE_RATIO = 0.6  # "choose" lists items scoring at least this share of the best
 EXACT_BOOST = 2.0  # a query equal to a title, question or label (or item keyword, see search)
 FACT_SHARE = 0.3  # a figure question takes the item's best fact if it scores this share ...
-ITEM_SHARE = 0.5  # ... any other question takes the item if it scores this share of the fact
+ITEM_SHARE = 1.5  # ... any other question takes the item if it scores this share of the fact
 YEAR_SURVIVOR_RATIO = 0.8  # after the year guard, survivors weaker than this mean "none"
 
 FIGURE = re.compile("多少|几|数量|数目|人数|条数|次数|件数|个数|篇数|份数|金额|多大|多高|多长|多久"

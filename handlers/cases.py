@@ -389,6 +389,21 @@ def my_cases(msg: Incoming, ctx):
     return "\n".join(lines)
 
 
+@group.regex(rf"^补正\s*{NUMBER}\s*[:：]?\s*(?P<text>\S.*)$")
+def correct(msg: Incoming, ctx, text: str = "", **_):
+    """补正 编号：内容  按要求补充依申请公开的申请"""
+    number = _case_number(msg)
+    with ctx.transaction() as session:
+        case = case_service.find_own(session, msg.account, msg.openid, number)
+        if case is None:
+            return f"没有找到您的编号为 {number} 的留言。"
+        try:
+            deadline = case_service.corrected(session, case, text, now=ctx.utcnow())
+        except flow.IllegalTransition:
+            return f"编号 {number} 没有需要补正的内容。"
+    return f"已收到补正内容。编号 {number} 将在 {deadline:%Y年%m月%d日} 前答复。"
+
+
 @group.regex(rf"^撤回\s*{NUMBER}$")
 def withdraw(msg: Incoming, ctx, **_):
     """撤回 编号：撤回还没答复的留言"""

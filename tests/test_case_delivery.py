@@ -139,3 +139,14 @@ def test_a_reply_needs_text_and_a_second_reply_is_a_follow_up(live, runtime, acc
         assert case.state == flow.ANSWERED
         withdrawn = session.scalars(select(Case).where(Case.number == number)).one()
     assert withdrawn.first_reply_at is not None
+
+
+def test_a_notice_is_delivered_without_asking_for_a_rating(live, runtime, account):
+    _, number = open_case(live, account, "oNotice")
+    with runtime.sessionmaker.begin() as session:
+        case = session.scalars(select(Case).where(Case.number == number)).one()
+        notice = delivery.add_notice(session, case, "请写明文件名称或文号。", "staff:李").id
+    assert delivery.deliver(runtime, notice).delivery == "sent"
+    texts = sent_texts(live, "oNotice")
+    assert any("关于您的留言" in t and "文号" in t for t in texts)
+    assert not any("请对编号" in t for t in texts)

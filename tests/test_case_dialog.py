@@ -299,3 +299,23 @@ def test_odd_input_never_breaks_the_dialog(sub, runtime):
             assert sub.say(text)
     with runtime.sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_a_correction_is_sent_by_the_subscriber_with_the_number(sub, runtime):
+    sub.say("申请公开")
+    sub.say("那个文件")
+    sub.say("提交")
+    sub.say("1")
+    sub.say("王五 13900139000")
+    sub.say("53010219900101123X")
+    sub.say("1")
+    number = NUMBER.search(sub.say("确认")).group(1)
+    assert "没有需要补正" in sub.say(f"补正 {number}：文号是云开组〔2018〕5号")
+    with runtime.sessionmaker.begin() as session:
+        case = session.scalars(select(Case)).one()
+        case_service.request_correction(session, case, "staff:李", "请写明文件名称或文号")
+    reply = sub.say(f"补正 {number}：文号是云开组〔2018〕5号")
+    assert "已收到补正内容" in reply and "前答复" in reply
+    with runtime.sessionmaker() as session:
+        texts = [m.content for m in session.scalars(select(CaseMessage))]
+    assert "文号是云开组〔2018〕5号" in texts

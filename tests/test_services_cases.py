@@ -132,3 +132,37 @@ def test_numbers_unique_under_concurrency(sessions):
         thread.join()
     assert errors == []
     assert len(numbers) == len(set(numbers)) == 80
+
+
+def test_disclosure_extension_once_with_a_reason(sessions):
+    with sessions.begin() as s:
+        case, _ = cases.open_case(s, intake("申请公开扶贫资金分配表", case_class=flow.DISCLOSURE),
+                                  VAULT, now=NOW)
+        first = case.deadline
+        with pytest.raises(ValueError):
+            cases.extend(s, case, 20, "staff:李", "  ")
+        with pytest.raises(ValueError):
+            cases.extend(s, case, 21, "staff:李", "需要征求第三方意见")
+        new = cases.extend(s, case, 20, "staff:李", "需要征求第三方意见")
+        assert new > first and case.deadline == new and case.extended_days == 20
+        with pytest.raises(flow.IllegalTransition):
+            cases.extend(s, case, 5, "staff:李", "再延一次")
+        other, _ = cases.open_case(s, intake("咨询一下"), VAULT, now=NOW)
+        with pytest.raises(flow.IllegalTransition):
+            cases.extend(s, other, 5, "staff:李", "咨询不能延期")
+
+
+def test_disclosure_correction_restarts_the_clock(sessions):
+    later = NOW + dt.timedelta(days=10)
+    with sessions.begin() as s:
+        case, _ = cases.open_case(s, intake("要那个文件", case_class=flow.DISCLOSURE),
+                                  VAULT, now=NOW)
+        with pytest.raises(flow.IllegalTransition):
+            cases.corrected(s, case, "补充", now=later)
+        cases.request_correction(s, case, "staff:李", "请写明文件名称或文号", now=NOW)
+        with pytest.raises(flow.IllegalTransition):
+            cases.request_correction(s, case, "staff:李", "再补正一次", now=NOW)
+        deadline = cases.corrected(s, case, "文件是云开组〔2018〕5号", now=later)
+        assert deadline == flow.restarted_deadline(later.date()) == case.deadline
+        actions = [e.action for e in cases.history(s, case)]
+    assert actions[-2:] == ["request_correction", "corrected"]

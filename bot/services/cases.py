@@ -159,6 +159,55 @@ def rate(session: Session, case: Case, rating: str, comment: str = "", *,
     return False
 
 
+def extend(session: Session, case: Case, days: int, actor: str, reason: str, *,
+           now: dt.datetime | None = None) -> dt.date:
+    """依申请公开 only, once, by at most 20 working days (条例 Art. 33); the new deadline."""
+    if case.case_class != flow.DISCLOSURE:
+        raise flow.IllegalTransition("only a disclosure request (依申请公开) can be extended")
+    if case.extended_days:
+        raise flow.IllegalTransition("a disclosure request can be extended once")
+    if not reason.strip():
+        raise ValueError("an extension needs its reason (the applicant is told)")
+    new_deadline = flow.extended_deadline(case.deadline, days)
+    apply(session, case, "extend", actor, text=reason.strip(), now=now,
+          data={"days": days, "from": case.deadline.isoformat(), "to": new_deadline.isoformat()})
+    case.deadline, case.extended_days = new_deadline, days
+    return new_deadline
+
+
+def request_correction(session: Session, case: Case, actor: str, what: str, *,
+                       now: dt.datetime | None = None) -> None:
+    """依申请公开: one notice to correct an unclear request (条例 Art. 30); the clock stops
+    until the applicant answers (`corrected`)."""
+    if case.case_class != flow.DISCLOSURE:
+        raise flow.IllegalTransition("only a disclosure request (依申请公开) takes a correction")
+    if case.correction_requested_at is not None:
+        raise flow.IllegalTransition("a correction can be requested once")
+    if not what.strip():
+        raise ValueError("say what needs correcting")
+    now = now or utcnow()
+    apply(session, case, "request_correction", actor, text=what.strip(), now=now)
+    case.correction_requested_at = now
+
+
+def corrected(session: Session, case: Case, text: str, *,
+              now: dt.datetime | None = None) -> dt.date:
+    """The applicant's correction arrived: kept with the case, the 20 working days restart."""
+    if case.correction_requested_at is None:
+        raise flow.IllegalTransition("no correction was requested for this case")
+    if not text.strip():
+        raise ValueError("the correction is empty")
+    now = now or utcnow()
+    new_deadline = flow.restarted_deadline(now.date())
+    apply(session, case, "corrected", "subscriber", text=text.strip(), now=now,
+          data={"to": new_deadline.isoformat()})
+    session.add(CaseMessage(case_id=case.id, at=now, direction="in", kind="text",
+                            content=text.strip(), media_id="", author="subscriber",
+                            delivery=""))
+    case.deadline = new_deadline
+    return new_deadline
+
+
 def comment_rating(session: Session, case: Case, comment: str, *,
                    now: dt.datetime | None = None) -> None:
     """The subscriber's words after rating, kept with the rating and in the history."""

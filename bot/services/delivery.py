@@ -59,7 +59,24 @@ def add_reply(session: Session, case: Case, text: str, actor: str, *,
     return message
 
 
+def add_notice(session: Session, case: Case, text: str, actor: str, *,
+               now: dt.datetime | None = None) -> CaseMessage:
+    """A message to the subscriber that answers nothing yet (a 补正 notice, an extension):
+    no state change; delivered like a reply."""
+    text = text.strip()
+    if not text:
+        raise ValueError("a notice needs text")
+    message = CaseMessage(case_id=case.id, at=now or utcnow(), direction="out", kind="notice",
+                          content=text, media_id="", author=actor, delivery=PENDING,
+                          delivery_error="")
+    session.add(message)
+    session.flush()
+    return message
+
+
 def reply_text(case: Case, message: CaseMessage) -> str:
+    if message.kind == "notice":
+        return f"关于您的留言（编号 {case.number}）：\n{message.content}"
     return f"您的留言（编号 {case.number}）有了答复：\n{message.content}"
 
 
@@ -75,7 +92,9 @@ def deliver(runtime, message_id: int) -> Outcome:
             return Outcome(message_id, message.delivery if message else FAILED)
         case = session.get(Case, message.case_id)
         text, account, openid = reply_text(case, message), case.account, case.openid
-        number, ask_rating = case.number, case.state == flow.ANSWERED and case.rated_at is None
+        number = case.number
+        ask_rating = (message.kind != "notice" and case.state == flow.ANSWERED
+                      and case.rated_at is None)
     try:
         result = runtime.api(account).send_text(openid, text)
         ok, errcode, error = result.ok, result.errcode, result.error
