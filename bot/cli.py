@@ -11,13 +11,17 @@ import click
 import requests
 from flask import Flask
 from flask.cli import FlaskGroup
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from werkzeug.serving import run_simple
 
 from bot import migrate
 from bot.app import create_app
 from bot.config import ConfigError, Settings
+from bot.models import Case
 from bot.runtime import build_router, build_runtime
+from bot.services import case_flow, delivery
+from bot.services import cases as case_service
 from bot.services import content as content_service
 from bot.simulator import fakeapi
 from bot.simulator.client import SimReply, SubscriberClient
@@ -248,3 +252,57 @@ def _click_keys(menu_json: dict) -> list[str]:
             if sub.get("type") == "click":
                 keys.append(sub["key"])
     return keys
+
+
+@cli.group("case")
+def case_group() -> None:
+    """Cases from the shell (until the console): show one, reply to it."""
+
+
+@case_group.command("show", with_appcontext=False)
+@click.argument("number")
+def case_show(number: str) -> None:
+    """A case's state, deadline, history and every reply with its delivery state."""
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.sessionmaker() as session:
+            case = session.scalars(select(Case).where(Case.number == number.strip())).first()
+            if case is None:
+                raise click.ClickException(f"no case numbered {number}")
+            click.echo(f"{case.number}  {case.case_class}  {case.state}  "
+                       f"期限 {case.deadline:%Y-%m-%d}{'  超期' if case.overdue else ''}"
+                       f"{'  保密' if case.confidential else ''}")
+            click.echo(f"内容：{case.description}")
+            for event in case_service.history(session, case):
+                click.echo(f"  {event.at:%Y-%m-%d %H:%M}  {event.actor:16} {event.action:18} "
+                           f"{event.from_state}→{event.to_state}  {event.text}")
+            for reply in case_service.replies(session, case):
+                state = {"sent": "已送达", "pending": "待送达", "sending": "发送中",
+                         "failed": "发送失败"}.get(reply.delivery, reply.delivery)
+                click.echo(f"  答复 {reply.at:%Y-%m-%d %H:%M} [{state}] {reply.content}"
+                           + (f"  ({reply.delivery_error})" if reply.delivery_error else ""))
+    finally:
+        runtime.close()
+
+
+@case_group.command("reply", with_appcontext=False)
+@click.argument("number")
+@click.argument("text")
+@click.option("--as", "author", required=True, help="who answers (recorded as staff:NAME)")
+def case_reply(number: str, text: str, author: str) -> None:
+    """Answer a case and try to deliver the answer now."""
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.sessionmaker.begin() as session:
+            case = session.scalars(select(Case).where(Case.number == number.strip())).first()
+            if case is None:
+                raise click.ClickException(f"no case numbered {number}")
+            try:
+                message_id = delivery.add_reply(session, case, text, f"staff:{author}").id
+            except (ValueError, case_flow.IllegalTransition) as exc:
+                raise click.ClickException(str(exc)) from exc
+        outcome = delivery.deliver(runtime, message_id)
+    finally:
+        runtime.close()
+    click.echo({"sent": "已送达", "pending": f"待送达（{outcome.error}）：用户下次发消息时送达",
+                "failed": f"发送失败：{outcome.error}"}[outcome.delivery])

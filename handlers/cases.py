@@ -80,9 +80,13 @@ def _begin(ctx, case_class: str | None, description: str = ""):
     if case_class is None:
         ctx.start_dialog("case", data, DIALOG_TTL)
         return _class_menu()
-    if description:
+    if description:  # the one-shot form: straight to confirmation (contact optional there)
         data["parts"] = [description[:MAX_DESCRIPTION]]
-        return _after_description(ctx, data)
+        if case_class == flow.DISCLOSURE:
+            return _after_description(ctx, data)
+        data["step"] = "confirm"
+        ctx.start_dialog("case", data, DIALOG_TTL)
+        return _summary(data)
     data["step"] = "describe"
     ctx.start_dialog("case", data, DIALOG_TTL)
     return _describe_prompt(case_class)
@@ -311,6 +315,8 @@ def _summary(data: dict) -> str:
         lines.append(f"获取方式：{data['form']}" + (f"（{data['address']}）"
                                                   if data.get("address") else ""))
     lines.append("回复“确认”提交，回复“修改”重写内容，回复“取消”放弃。")
+    if not data.get("phone") and data.get("class") != flow.DISCLOSURE:
+        lines.append("如需工作人员联系您，可先回复姓名和电话，例如“张三 13800000000”。")
     return "\n".join(lines)
 
 
@@ -321,6 +327,8 @@ def _confirm(msg: Incoming, ctx, data: dict):
         ctx.start_dialog("case", data, DIALOG_TTL)
         return "好的，请重新描述，写完回复“提交”。"
     if text not in CONFIRM:
+        if data.get("class") != flow.DISCLOSURE and re.search(r"\d{7,}", msg.text):
+            return _contact(msg, ctx, data)  # a name and phone given at the last step
         return "请回复“确认”提交，“修改”重写，或“取消”放弃。"
     ctx.leave_quick()  # opening the case uses the database
     intake_ = case_service.Intake(
@@ -366,7 +374,8 @@ def lookup(msg: Incoming, ctx, **_):
         if case.extended_days:
             lines.append(f"（已依法延期{case.extended_days}个工作日）")
         for reply in replies:
-            lines.append(f"{reply.at:%m月%d日} 答复：{reply.content}")
+            label = "通知" if reply.kind == "notice" else "答复"
+            lines.append(f"{reply.at:%m月%d日} {label}：{reply.content}")
         if not replies:
             lines.append("还没有答复，工作人员正在办理。")
         if case.rating:

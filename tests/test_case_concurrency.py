@@ -23,7 +23,6 @@ NUMBER = re.compile(r"编号 (\d{8}-\d{4})")
 def one_subscriber(base_url: str, account, n: int) -> str:
     phone = SubscriberClient(base_url, account, f"oCrowd{n:04d}", timeout=60)
     phone.say(f"投诉：第{n}号反映的补助发放问题")
-    phone.say("跳过")
     first = phone.say("确认")
     retried = phone.retry()  # WeChat's retry of the same message: same answer, no new case
     assert retried.text in (first.text, ""), (first.text, retried.text)
@@ -49,7 +48,7 @@ def crowd(runtime, account, size: int, threads: int) -> None:
     assert len(cases) == size
     assert sorted(c.number for c in cases) == sorted(numbers)
     assert len({c.openid for c in cases}) == size
-    assert logged == 3 * size and failed == 0  # the retries were not logged twice
+    assert logged == 2 * size and failed == 0  # the retries were not logged twice
 
 
 def test_a_crowd_on_sqlite(runtime, account):

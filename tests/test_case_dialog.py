@@ -100,13 +100,20 @@ def test_class_by_keyword_and_skipping_contact(sub, runtime):
     assert cases(runtime)[0].contact_phone_enc == ""
 
 
-def test_one_shot_goes_straight_to_contact_then_confirmation(sub, runtime):
+def test_one_shot_goes_straight_to_confirmation(sub, runtime):
     reply = sub.say("投诉：村里的危房改造补助没有发放到户")
-    assert "是否留下姓名和电话" in reply
-    assert "请核对" in sub.say("跳过")
+    assert "请核对" in reply and "可先回复姓名和电话" in reply
     sub.say("确认")
     [case] = cases(runtime)
     assert case.case_class == "投诉" and case.description == "村里的危房改造补助没有发放到户"
+
+
+def test_contact_can_be_given_at_the_confirmation(sub, runtime):
+    sub.say("求助：家里老人看病的钱不够")
+    again = sub.say("赵六 13700137000")
+    assert "请核对" in again and "137****7000" in again
+    sub.say("确认")
+    assert runtime.vault.open(cases(runtime)[0].contact_phone_enc) == "13700137000"
 
 
 def test_cancel_at_every_step_leaves_nothing(sub, runtime):
@@ -191,7 +198,6 @@ def test_a_retried_confirmation_makes_one_case_and_gets_the_same_answer(sub, run
 def test_the_same_text_twice_within_minutes_is_one_case(sub, runtime):
     for _ in range(2):
         sub.say("投诉：同一件事情说两遍")
-        sub.say("跳过")
         reply = sub.say("确认")
     assert "已经提交过了" in reply
     assert len(cases(runtime)) == 1
@@ -228,7 +234,6 @@ def test_menu_buttons_start_and_list(sub, runtime):
 
 def test_lookup_and_list_show_only_ones_own_cases(client, account, sub, runtime):
     sub.say("咨询：低保和扶贫能一起享受吗")
-    sub.say("跳过")
     number = NUMBER.search(sub.say("确认")).group(1)
     mine = sub.say(f"查询 {number}")
     assert number in mine and "待受理" in mine and "还没有答复" in mine
@@ -242,7 +247,6 @@ def test_lookup_and_list_show_only_ones_own_cases(client, account, sub, runtime)
 
 def test_withdraw_an_open_case_but_not_an_answered_one(sub, runtime):
     sub.say("建议：村里的路灯坏了")
-    sub.say("跳过")
     number = NUMBER.search(sub.say("确认")).group(1)
     assert "已撤回" in sub.say(f"撤回 {number}")
     assert cases(runtime)[0].state == flow.WITHDRAWN
@@ -251,7 +255,6 @@ def test_withdraw_an_open_case_but_not_an_answered_one(sub, runtime):
 
 def answered_case(sub, runtime) -> str:
     sub.say("咨询：贫困户的认定标准是什么")
-    sub.say("跳过")
     number = NUMBER.search(sub.say("确认")).group(1)
     with runtime.sessionmaker.begin() as session:
         case = session.scalars(select(Case).where(Case.number == number)).one()

@@ -166,3 +166,27 @@ def test_disclosure_correction_restarts_the_clock(sessions):
         assert deadline == flow.restarted_deadline(later.date()) == case.deadline
         actions = [e.action for e in cases.history(s, case)]
     assert actions[-2:] == ["request_correction", "corrected"]
+
+
+def test_reminders_before_the_deadline_and_overdue_marks_after_it_once(sessions):
+    monday = dt.datetime(2026, 11, 23, 9, 0)
+    with sessions.begin() as s:
+        consult, _ = cases.open_case(s, intake("咨询补助", case_class="咨询"), VAULT, now=monday)
+        complaint, _ = cases.open_case(s, intake("投诉补助"), VAULT, now=monday)
+        closed, _ = cases.open_case(s, intake("已办的", case_class="咨询", openid="o2"), VAULT,
+                                    now=monday)
+        cases.apply(s, closed, "withdraw", "subscriber", now=monday)
+        numbers = consult.number, complaint.number
+    assert consult.deadline == dt.date(2026, 11, 26)  # 3 working days after Monday
+    wednesday = dt.datetime(2026, 11, 25, 8, 0)
+    report = cases.run_case_jobs(sessions, now=wednesday)
+    assert report.reminded == (numbers[0],) and report.overdue == ()
+    assert cases.run_case_jobs(sessions, now=wednesday) == cases.JobReport()  # once only
+    friday = dt.datetime(2026, 11, 27, 8, 0)
+    report = cases.run_case_jobs(sessions, now=friday)
+    assert report.overdue == (numbers[0],)
+    assert cases.run_case_jobs(sessions, now=friday).overdue == ()
+    with sessions() as s:
+        late = s.scalars(select(Case).where(Case.number == numbers[0])).one()
+        actions = [e.action for e in cases.history(s, late)]
+    assert late.overdue and actions[-2:] == ["remind", "mark_overdue"]

@@ -16,6 +16,7 @@ from bot.models import Case, CaseCounter, CaseEvent, CaseMessage
 from bot.services import case_flow as flow
 from bot.services.privacy import PersonalData
 from bot.services.upsert import insert_for
+from bot.services.workdays import add_working_days
 
 DUPLICATE_WINDOW = dt.timedelta(minutes=10)
 
@@ -239,3 +240,58 @@ def replies(session: Session, case: Case) -> list[CaseMessage]:
     return list(session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id,
                                                           CaseMessage.direction == "out")
                                 .order_by(CaseMessage.id)))
+
+
+# -- jobs for the scheduler (bot/scheduler runs them; each is safe to run again) --------
+REMIND_WORKING_DAYS = 1  # remind this many working days before the deadline
+
+
+@dataclass(frozen=True)
+class JobReport:
+    reminded: tuple[str, ...] = ()
+    overdue: tuple[str, ...] = ()
+
+
+def remind_due(session: Session, *, now: dt.datetime | None = None,
+               working_days: int = REMIND_WORKING_DAYS) -> tuple[str, ...]:
+    """催办: an open case whose deadline is within `working_days` working days gets one
+    reminder (a "remind" event and `reminded_at`); the numbers reminded."""
+    now = now or utcnow()
+    horizon = add_working_days(now.date(), working_days)
+    due = session.scalars(select(Case).where(
+        Case.state.in_(flow.OPEN_STATES), Case.deadline <= horizon, Case.deadline >= now.date(),
+        Case.reminded_at.is_(None)).order_by(Case.deadline, Case.id).with_for_update(
+        skip_locked=True))
+    reminded = []
+    for case in due:
+        apply(session, case, "remind", "system", now=now,
+              text=f"将于{case.deadline:%Y年%m月%d日}到期")
+        case.reminded_at = now
+        reminded.append(case.number)
+    return tuple(reminded)
+
+
+def mark_overdue(session: Session, *, now: dt.datetime | None = None) -> tuple[str, ...]:
+    """An open case past its deadline is marked overdue once (an event and `overdue`); the
+    numbers marked. Supervisors see them first (the console's 超期 filter)."""
+    now = now or utcnow()
+    late = session.scalars(select(Case).where(
+        Case.state.in_(flow.OPEN_STATES), Case.deadline < now.date(),
+        Case.overdue.is_(False)).order_by(Case.deadline, Case.id).with_for_update(
+        skip_locked=True))
+    marked = []
+    for case in late:
+        apply(session, case, "mark_overdue", "system", now=now,
+              text=f"已超过答复期限{case.deadline:%Y年%m月%d日}")
+        case.overdue = True
+        marked.append(case.number)
+    return tuple(marked)
+
+
+def run_case_jobs(sessionmaker, *, now: dt.datetime | None = None) -> JobReport:
+    """Both jobs, each in its own transaction (what the scheduler calls)."""
+    with sessionmaker.begin() as session:
+        reminded = remind_due(session, now=now)
+    with sessionmaker.begin() as session:
+        overdue = mark_overdue(session, now=now)
+    return JobReport(reminded, overdue)
