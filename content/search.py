@@ -78,6 +78,7 @@ STOP_CHARS = HARD_STOP_CHARS | frozenset(
     "是在和与及或我你您他她它们这那哪谁什怎几多少个有没啥咋要想能会"
 )
 CJK_RUN = re.compile("[\u4e00-\u9fff]+")
+CLAUSE_BREAK = re.compile(r"[\s,，。.!！?？;；、~～…]+")
 ALNUM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 GRAM = "#"  # bigram terms are "#xy", never a word
 DOMAIN_FREQ = 3000  # jieba frequency of domain words, as in content/data/dictionary.txt
@@ -332,7 +333,8 @@ class Index:
         best = hits[0].hit.score
         if {self._docs.slugs[doc] for doc in exact} == {hits[0].hit.slug}:
             return result.make("answer", hits[:limit])
-        if best < MIN_SCORE or self._coverage(terms, hits[0].best_doc) < MIN_COVERAGE:
+        if best < MIN_SCORE or self._clause_coverage(query, years, terms,
+                                                      hits[0].best_doc) < MIN_COVERAGE:
             return result.make("none", hits[:limit])
         if len(hits) == 1 or best >= LEAD_RATIO * hits[1].hit.score:
             return result.make("answer", hits[:limit])
@@ -390,6 +392,28 @@ class Index:
                       docs.titles[doc])
             hits.append(_Hit(hit, members[0][0]))
         return hits
+
+    def _clause_coverage(self, query: str, years: set[int], terms: dict[str, float],
+                         doc: int) -> float:
+        """The coverage of the whole query, or of its best clause when it has several.
+
+        People often tell their situation first and ask last ("我在外地打工 家里就老娘一个人
+        听说要两不愁三保障 到底保障些啥"): the words of the story are not in the content, the
+        question's clause is. A one-clause question is judged whole, so an unknown place or
+        topic in it still means "none"."""
+        whole = self._coverage(terms, doc)
+        if whole >= MIN_COVERAGE:
+            return whole
+        clauses = [part for part in CLAUSE_BREAK.split(query) if len(part.strip()) >= 2]
+        if len(clauses) < 2:
+            return whole
+        best = whole
+        for clause in clauses:
+            normalized = normalize_query(clause)
+            if normalized:
+                own = self.tokenizer.query_terms(normalized, years)
+                best = max(best, self._coverage(own, doc) if own else 0.0)
+        return best
 
     def _coverage(self, terms: dict[str, float], doc: int) -> float:
         """The idf-weighted share of the query's words (bigrams when it has none) that a
