@@ -70,7 +70,12 @@ STOP_WORDS = frozenset(  # words of two characters or more (single characters ne
     "我们 你们 他们 我家 这个 那个 这些 那些 哪个 哪些 哪里 哪儿 什么 什么样 怎么 怎么样 怎样 "
     "如何 为什么 是否 是不是 有没有 没有 能不能 可以 可不可以 多少 请问 知道 一下 时候 什么时候 "
     "哪天 需要 应该 一个 怎么办 才能 才算 算不算 怎样才能 怎么才能 如何才能 要不要 能否 可能 "
-    "就是 还是 已经 一些".split()
+    "就是 还是 已经 一些 "
+    # spoken question words and fillers (咋、啥 and the like), and places said in passing
+    "到底 究竟 意思 啥意思 什么意思 啥样 咋样 咋个 咋办 咋弄 怎么弄 怎么搞 一般 具体 最后 "
+    "大伙 大家 人家 俺家 俺们 咱们 给我 讲讲 说说 看看 问问 想问 了解 有些 这种 那种 这样 "
+    "那样 的话 或者 行不行 对不对 够不够 合不合 能不 县里 村里 家里 乡里 镇里 上头 上面 "
+    "这里 那里".split()
 )
 STOP_GRAMS = frozenset(word[i : i + 2] for word in STOP_WORDS for i in range(len(word) - 1))
 HARD_STOP_CHARS = frozenset("的了吗呢吧啊呀么")
