@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 
 from bot import pages, simulator
@@ -15,6 +16,16 @@ from bot.wechat import webhook
 log = logging.getLogger("hotline")
 
 
+class _SessionsOffTheHotPath(SecureCookieSessionInterface):
+    """No session for WeChat's webhook or the fake API: with a secret key set, opening the
+    signed-cookie session costs ~25 µs a message (a quarter of the non-database time)."""
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith(("/wechat", "/sim/api/")):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     runtime = runtime or build_runtime(settings)
@@ -22,6 +33,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask(__name__, instance_path=None)
     app.config.update(SECRET_KEY=settings.secret_key or None, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
+    app.session_interface = _SessionsOffTheHotPath()
     app.extensions["hotline"] = runtime
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(pages.blueprint)

@@ -15,9 +15,10 @@ The router's order, fixed and documented here (and shown by ``Router.describe()`
 
 Anything else (unknown message types, events nobody claimed) gets no reply: ``success``.
 
-Before step 2, each group's ``intercept`` rules run in priority order: a dialog in progress
-(case intake, a pending numbered choice) sees the text first and may decline by returning
-``NotHandled``. Two groups claiming the same keyword, menu key or event is a start-up error.
+Before step 2, while the subscriber has a dialog in progress (case intake, a pending
+numbered choice), each group's ``intercept`` rules run in priority order: the dialog sees the
+text first and may decline by returning ``NotHandled``. Without a dialog they are skipped.
+Two groups claiming the same keyword, menu key or event is a start-up error.
 
 A handler marked ``@quick`` promises to answer from memory: no database, no network, no
 waiting. The webhook runs the quick handlers at the head of a message's plan in the request
@@ -186,7 +187,7 @@ class HandlerGroup:
         return lines
 
 
-@dataclass
+@dataclass(slots=True)
 class Match:
     handler: Handler
     kind: str
@@ -231,7 +232,7 @@ class Router:
             )
         self._exact.setdefault(key, rule)
 
-    def candidates(self, msg: Incoming) -> Iterable[Match]:
+    def candidates(self, msg: Incoming, in_dialog: bool = True) -> Iterable[Match]:
         """Every rule that matches `msg`, best first; dispatch takes the first that answers."""
         if msg.is_event:
             if msg.event == "click" and ("menu", msg.event_key) in self._exact:
@@ -242,9 +243,10 @@ class Router:
                 yield Match(rule.handler, "event", rule.group)
             return
         if msg.msg_type == "text":
-            for group in self.groups:
-                for intercept in group.intercepts:
-                    yield Match(intercept, "intercept", group.name)
+            if in_dialog:
+                for group in self.groups:
+                    for intercept in group.intercepts:
+                        yield Match(intercept, "intercept", group.name)
             rule = self._exact.get(("keyword", msg.normalized))
             if rule is not None:
                 yield Match(rule.handler, "keyword", rule.group)
@@ -259,9 +261,10 @@ class Router:
             if rule.value == msg.msg_type:
                 yield Match(rule.handler, "msg_type", rule.group)
 
-    def plan(self, msg: Incoming) -> list[Match]:
-        """Every handler that may answer `msg`, in the order they are tried (fallback last)."""
-        matches = list(self.candidates(msg))
+    def plan(self, msg: Incoming, in_dialog: bool = True) -> list[Match]:
+        """Every handler that may answer `msg`, in the order they are tried (fallback last);
+        the intercepts only `in_dialog`."""
+        matches = list(self.candidates(msg, in_dialog))
         if self._fallback is not None and msg.msg_type == "text":
             matches.append(Match(self._fallback.fallback_handler, "fallback",
                                  self._fallback.name))
@@ -272,19 +275,13 @@ class Router:
         """The reply of the first match that answers and its label; None if all declined."""
         for position, match in enumerate(matches):
             try:
-                reply = Router._call(match, msg, ctx)
+                reply = match.handler(msg, ctx, **match.arguments)
             except MoveToPool as moved:
                 moved.at = position
                 raise
             if reply is not NotHandled:
                 return reply, match.label
         return None
-
-    @staticmethod
-    def _call(match: Match, msg: Incoming, ctx: Any) -> Any:
-        if match.arguments:
-            return match.handler(msg, ctx, **match.arguments)
-        return match.handler(msg, ctx)
 
     def dispatch(self, msg: Incoming, ctx: Any) -> tuple[Reply, str]:
         """The reply and a label of the rule that gave it (``group:kind``)."""

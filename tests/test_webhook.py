@@ -278,3 +278,14 @@ def test_webhook_answers_503_when_the_schema_is_missing(settings):
     client = create_app(runtime=runtime).test_client()
     assert post(client, settings.default_account, text_xml("帮助")).status_code == 503
     runtime.close()
+
+
+def test_the_webhook_opens_no_session(client, account, app):
+    from flask import session
+
+    response = post(client, account, text_xml("帮助"))
+    assert "Set-Cookie" not in response.headers
+    with app.test_request_context("/wechat", method="POST"):
+        assert session.__class__.__name__ == "NullSession"
+    with app.test_request_context("/console/"):
+        assert session.__class__.__name__ == "SecureCookieSession"

@@ -33,6 +33,9 @@ class Subscriber(Base):
     # Staff replies waiting for the subscriber's next message (the window was closed):
     # the webhook learns of them from the upsert it does anyway, and delivers them.
     pending_replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Until when the subscriber's dialog (bot/services/dialogs.py) runs, NULL without one:
+    # the upsert returns it, so a message without a dialog costs no lookup.
+    dialog_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class InboundMessage(Base):

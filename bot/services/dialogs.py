@@ -1,7 +1,8 @@
 """A subscriber's conversation in progress: one expiring row per subscriber (hot path SQL).
 
 The webhook reads the row while claiming a message (`read`, one indexed lookup in the claim's
-transaction) and hands it to the handlers as `ctx.dialog`; what handlers change is applied
+transaction, made only when the subscriber upsert's `dialog_until` says a dialog may run) and
+hands it to the handlers as `ctx.dialog`; what handlers change is applied
 (`apply`) in the transaction that records the reply, so the dialog and the message log never
 disagree. A dialog past its expiry reads as none.
 """
@@ -25,6 +26,8 @@ _SET = ("INSERT INTO dialog_states (account, openid, kind, data, expires_at, upd
         "ON CONFLICT (account, openid) DO UPDATE SET kind = excluded.kind, "
         "data = excluded.data, expires_at = excluded.expires_at, updated_at = excluded.updated_at")
 _CLEAR = "DELETE FROM dialog_states WHERE account = :account AND openid = :openid"
+_FLAG = ("UPDATE subscribers SET dialog_until = :until "
+         "WHERE account = :account AND openid = :openid")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ def apply(conn: Connection, account: str, openid: str, change: Change | None,
         return
     if change.dialog is None:
         hotpath.execute(conn, _CLEAR, {"account": account, "openid": openid})
+        hotpath.execute(conn, _FLAG, {"account": account, "openid": openid, "until": None})
         return
     now = now or utcnow()
     dialog = change.dialog
@@ -77,3 +81,5 @@ def apply(conn: Connection, account: str, openid: str, change: Change | None,
         "data": json.dumps(dialog.data, ensure_ascii=False),  # psycopg sends str untyped
         "expires_at": hotpath.stamp(conn, dialog.expires_at or now),
         "now": hotpath.stamp(conn, now)})
+    hotpath.execute(conn, _FLAG, {"account": account, "openid": openid,
+                                  "until": hotpath.stamp(conn, dialog.expires_at or now)})

@@ -69,9 +69,11 @@ def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Cl
         "msg_type": msg.msg_type, "event": msg.event[:255], "content": describe(msg),
         "received_at": hotpath.stamp(conn, now)}).fetchone()
     if row is not None:
-        pending = touch(conn, msg, now)
-        return Claim(row[0], True, dialog=dialogs.read(conn, msg.account, msg.openid, now),
-                     pending_replies=pending)
+        touched = touch(conn, msg, now)
+        dialog = None
+        if touched.dialog_until is not None and touched.dialog_until > now:
+            dialog = dialogs.read(conn, msg.account, msg.openid, now)
+        return Claim(row[0], True, dialog=dialog, pending_replies=touched.pending_replies)
     first = hotpath.execute(conn, _FIRST, {"account": msg.account,
                                            "msg_key": msg.msg_key}).fetchone()
     hotpath.execute(conn, _RETRY, {"id": first[0]})

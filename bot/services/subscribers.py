@@ -48,15 +48,23 @@ _TOUCH = (
     "WHEN excluded.unsubscribed_at IS NOT NULL THEN FALSE ELSE subscribers.subscribed END, "
     "subscribed_at = COALESCE(excluded.subscribed_at, subscribers.subscribed_at), "
     "unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscribers.unsubscribed_at) "
-    "RETURNING pending_replies")
+    "RETURNING pending_replies, dialog_until")
 """One upsert for every kind of message: NULLs in the new row mean "leave as it was"; it
 returns how many staff replies wait for this subscriber."""
 
 
-def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> int:
-    """Keep the subscriber row of `msg` current (one upsert); the replies waiting for them."""
+@dataclass(frozen=True)
+class Touched:
+    """What the upsert returns: staff replies waiting, and whether a dialog may run."""
+
+    pending_replies: int = 0
+    dialog_until: dt.datetime | None = None
+
+
+def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Touched:
+    """Keep the subscriber row of `msg` current (one upsert)."""
     if msg.is_event and msg.event in SYSTEM_EVENTS:
-        return 0
+        return Touched()
     now = hotpath.stamp(conn, now or utcnow())
     follows = msg.event in ("subscribe", "subscribe_scan")
     row = hotpath.execute(conn, _TOUCH, {
@@ -67,7 +75,12 @@ def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> in
         "last_message_at": None if msg.is_event else now,
         "last_event_at": now if msg.event in WINDOW_EVENTS else None,
     }).fetchone()
-    return int(row[0] or 0) if row else 0
+    if row is None:
+        return Touched()
+    until = row[1]
+    if isinstance(until, str):
+        until = dt.datetime.fromisoformat(until)
+    return Touched(int(row[0] or 0), until)
 
 
 @dataclass(frozen=True)

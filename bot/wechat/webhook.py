@@ -169,8 +169,6 @@ def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str
     handlers did to the subscriber's dialog is written with the reply."""
     started = time.perf_counter()
     runtime.refresh()
-    matches = runtime.router.plan(msg)
-    head = next((n for n, match in enumerate(matches) if not match.quick), len(matches))
     ctx = runtime.context(account)
     with runtime.hot.connection() as conn:
         with hotpath.write_transaction(conn):
@@ -181,6 +179,9 @@ def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str
             ctx.dialog = claim.dialog
             if claim.pending_replies:
                 waiting.append(claim.pending_replies)
+            matches = runtime.router.plan(msg, in_dialog=claim.dialog is not None)
+            head = next((n for n, match in enumerate(matches) if not match.quick),
+                        len(matches))
             answered = None
             if head:
                 ctx.quick = True
