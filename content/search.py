@@ -75,7 +75,9 @@ STOP_WORDS = frozenset(  # words of two characters or more (single characters ne
     "到底 究竟 意思 啥意思 什么意思 啥样 咋样 咋个 咋办 咋弄 怎么弄 怎么搞 一般 具体 最后 "
     "大伙 大家 人家 俺家 俺们 咱们 给我 讲讲 说说 看看 问问 想问 了解 有些 这种 那种 这样 "
     "那样 的话 或者 行不行 对不对 够不够 合不合 能不 县里 村里 家里 乡里 镇里 上头 上面 "
-    "这里 那里".split()
+    "这里 那里 出来 一直 现在 不算 不是 自己 里头 一共 总共 好多 这块 为啥 有人 不会 直接 "
+    "看到 之内 一回 东西 同样 干嘛 别人 一步 几个 哪几 哪几个 告诉 晓得 "
+    "上个月 前几天 几天 今年 去年".split()
 )
 STOP_GRAMS = frozenset(word[i : i + 2] for word in STOP_WORDS for i in range(len(word) - 1))
 HARD_STOP_CHARS = frozenset("的了吗呢吧啊呀么")
