@@ -8,7 +8,7 @@ from flask import Flask, Response, current_app
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 
-from bot import pages, simulator
+from bot import console, pages, simulator
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 from bot.wechat import webhook
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.session_interface = _SessionsOffTheHotPath()
     app.extensions["hotline"] = runtime
     app.register_blueprint(webhook.blueprint)
+    console.register(app)
     app.register_blueprint(pages.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/metrics", "metrics", _metrics)

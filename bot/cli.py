@@ -19,10 +19,12 @@ from bot import migrate
 from bot.app import create_app
 from bot.config import ConfigError, Settings
 from bot.models import Case
+from bot.models.staff import ROLES
 from bot.runtime import build_router, build_runtime
 from bot.services import case_flow, delivery
 from bot.services import cases as case_service
 from bot.services import content as content_service
+from bot.services import staff as staff_service
 from bot.simulator import fakeapi
 from bot.simulator.client import SimReply, SubscriberClient
 from bot.wechat.api import WeChatAPIError
@@ -306,3 +308,34 @@ def case_reply(number: str, text: str, author: str) -> None:
         runtime.close()
     click.echo({"sent": "已送达", "pending": f"待送达（{outcome.error}）：用户下次发消息时送达",
                 "failed": f"发送失败：{outcome.error}"}[outcome.delivery])
+
+
+@cli.group()
+def user() -> None:
+    """Staff accounts of the console."""
+
+
+@user.command("add", with_appcontext=False)
+@click.argument("username")
+@click.option("--role", type=click.Choice(sorted(ROLES)), required=True,
+              help="admin 管理员, supervisor 督办, handler 承办人, viewer 只读")
+@click.option("--department", default="", help="the department (required for handlers)")
+@click.option("--name", "display_name", default="", help="the name shown in the console")
+def user_add(username: str, role: str, department: str, display_name: str) -> None:
+    """Create a staff account; the password comes from a prompt, or from
+    HOTLINE_USER_PASSWORD for scripts."""
+    password = os.environ.get("HOTLINE_USER_PASSWORD") or click.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    runtime = build_runtime(settings)
+    try:
+        with runtime.sessionmaker.begin() as session:
+            staff_service.create_user(session, username, password, role,
+                                      department=department, display_name=display_name,
+                                      actor="cli")
+    except staff_service.StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.close()
+    click.echo(f"created {username} ({ROLES[role]})")

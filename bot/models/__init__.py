@@ -10,9 +10,11 @@ from bot.models.content import AppState, KnowledgeItem
 from bot.models.core import AccessToken, InboundMessage, OutboundMessage, Subscriber
 from bot.models.dialog import DialogState
 from bot.models.simulator import SimulatorCall, SimulatorFault
+from bot.models.staff import AuditEntry, StaffUser
 
 __all__ = [
-    "AccessToken", "AppState", "Case", "CaseCounter", "CaseEvent", "CaseMessage", "DialogState",
+    "AccessToken", "AppState", "AuditEntry", "Case", "CaseCounter", "CaseEvent", "CaseMessage",
+    "DialogState",
     "InboundMessage", "KnowledgeItem", "OutboundMessage", "SimulatorCall", "SimulatorFault",
-    "Subscriber",
+    "StaffUser", "Subscriber",
 ]

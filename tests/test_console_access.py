@@ -1,0 +1,171 @@
+"""The console's people and access: accounts, login with throttling, CSRF, sessions that
+expire, every route refusing anonymous users and lower roles, inert case text, the audit log."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from bot.cli import cli
+from bot.models import AuditEntry, Case
+from bot.services import cases as case_service
+from bot.services import staff as staff_service
+
+PASSWORD = "correct-horse-7"
+# Every console route and the least role that may use it (GET unless marked).
+ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer")]
+
+
+@pytest.fixture
+def people(runtime):
+    with runtime.sessionmaker.begin() as session:
+        for name, role, department in (("admin", "admin", ""), ("boss", "supervisor", ""),
+                                       ("li", "handler", "规划财务处"),
+                                       ("wang", "handler", "开发指导处"),
+                                       ("look", "viewer", "")):
+            staff_service.create_user(session, name, PASSWORD, role, department=department)
+    return runtime
+
+
+def csrf(client, path="/console/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def login(client, username, password=PASSWORD, next_=""):
+    token = csrf(client)
+    return client.post("/console/login" + (f"?next={next_}" if next_ else ""),
+                       data={"username": username, "password": password, "csrf_token": token})
+
+
+def audit(runtime, action):
+    with runtime.sessionmaker() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_login_page_is_chinese_and_carries_a_csrf_token(client):
+    page = client.get("/console/login")
+    assert page.status_code == 200 and "工作人员登录" in page.get_data(as_text=True)
+    assert 'name="csrf_token"' in page.get_data(as_text=True)
+
+
+def test_login_without_csrf_is_refused(client, people):
+    response = client.post("/console/login", data={"username": "admin", "password": PASSWORD})
+    assert response.status_code == 401 and "刷新后重新登录" in response.get_data(as_text=True)
+    assert client.get("/console/").status_code == 302  # still anonymous
+
+
+def test_login_logout_and_the_audit_log(client, people):
+    response = login(client, "admin")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/console/")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "工作台" in client.get("/console/").get_data(as_text=True)
+    assert client.post("/console/logout", data={}).status_code == 400  # no CSRF token
+    token = csrf(client, "/console/")
+    assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/console/").status_code == 302
+    assert [e.actor for e in audit(people, "login")] == ["admin"]
+    assert [e.actor for e in audit(people, "logout")] == ["admin"]
+
+
+def test_wrong_passwords_lock_the_account_and_say_nothing_of_who_exists(client, people):
+    for _ in range(staff_service.MAX_FAILURES):
+        response = login(client, "boss", "wrong-password-1")
+        assert response.status_code == 401 and "用户名或密码错误" in response.get_data(as_text=True)
+    locked = login(client, "boss")
+    assert locked.status_code == 401 and "分钟后再试" in locked.get_data(as_text=True)
+    unknown = login(client, "nobody", "whatever-123")
+    assert "用户名或密码错误" in unknown.get_data(as_text=True)
+    assert len(audit(people, "login_failed")) == staff_service.MAX_FAILURES + 1
+
+
+@pytest.mark.parametrize("route, minimum", ROUTES)
+def test_every_route_refuses_anonymous_users_and_lower_roles(client, people, route, minimum):
+    method, _, path = route.rpartition(" ")
+    method = method or "GET"
+    anonymous = client.open(path, method=method)
+    assert anonymous.status_code == 302 and "/console/login" in anonymous.headers["Location"]
+    rank = ["viewer", "handler", "supervisor", "admin"]
+    users = {"viewer": "look", "handler": "li", "supervisor": "boss", "admin": "admin"}
+    for role in rank:
+        client.delete_cookie("session")
+        login(client, users[role])
+        data = {"csrf_token": csrf(client, "/console/")} if method == "POST" else None
+        response = client.open(path, method=method, data=data)
+        allowed = rank.index(role) >= rank.index(minimum)
+        assert (response.status_code < 400) == allowed, (role, path, response.status_code)
+
+
+def test_a_handler_sees_only_their_departments_cases(client, people):
+    with people.sessionmaker.begin() as session:
+        for text, department in (("财务处的件", "规划财务处"), ("指导处的件", "开发指导处")):
+            case, _ = case_service.open_case(session, case_service.Intake(
+                "default", "o1", "咨询", text), people.vault)
+            case.department = department
+    login(client, "li")
+    page = client.get("/console/").get_data(as_text=True)
+    assert "财务处的件" in page and "指导处的件" not in page
+    client.delete_cookie("session")
+    login(client, "boss")
+    page = client.get("/console/").get_data(as_text=True)
+    assert "财务处的件" in page and "指导处的件" in page
+
+
+def test_case_text_is_rendered_inert(client, people):
+    with people.sessionmaker.begin() as session:
+        case_service.open_case(session, case_service.Intake(
+            "default", "o1", "投诉", '<script>alert("x")</script><img src=x onerror=alert(1)>'),
+            people.vault)
+    login(client, "admin")
+    page = client.get("/console/").get_data(as_text=True)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and "<img" not in page
+
+
+def test_inbox_filters_and_search(client, people):
+    with people.sessionmaker.begin() as session:
+        for text, case_class in (("补助没发", "投诉"), ("政策咨询", "咨询")):
+            case_service.open_case(session, case_service.Intake("default", "o2", case_class,
+                                                                text), people.vault)
+        number = session.scalars(select(Case.number)).first()
+    login(client, "admin")
+    only = client.get("/console/?class=投诉").get_data(as_text=True)
+    assert "补助没发" in only and "政策咨询" not in only
+    assert number in client.get(f"/console/?q={number}").get_data(as_text=True)
+    assert "没有符合条件" in client.get("/console/?q=%25_%5C").get_data(as_text=True)
+    assert client.get("/console/?state=bogus&class=bogus&overdue=x").status_code == 200
+
+
+def test_sessions_expire_when_idle(client, people):
+    login(client, "admin")
+    with client.session_transaction() as session:
+        session["seen"] -= 3 * 3600
+    assert client.get("/console/").status_code == 302
+
+
+def test_next_never_leaves_the_console(client, people):
+    assert login(client, "admin", next_="//evil.example/").headers["Location"].endswith(
+        "/console/")
+    client.delete_cookie("session")
+    assert login(client, "admin", next_="/console/?state=办理中").headers["Location"] \
+        .startswith("/console/?")
+
+
+def test_user_add_from_the_command_line(runtime, settings, monkeypatch):
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("HOTLINE_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("HOTLINE_USER_PASSWORD", PASSWORD)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["user", "add", "zhang", "--role", "admin"])
+    assert result.exit_code == 0 and "管理员" in result.output
+    assert "已存在" in runner.invoke(cli, ["user", "add", "zhang", "--role", "admin"]).output
+    assert "部门" in runner.invoke(cli, ["user", "add", "zhao", "--role", "handler"]).output
+    monkeypatch.setenv("HOTLINE_USER_PASSWORD", "short")
+    assert "至少" in runner.invoke(cli, ["user", "add", "qian", "--role", "viewer"]).output
+    prompted = runner.invoke(cli, ["user", "add", "sun", "--role", "viewer"],
+                             env={"HOTLINE_USER_PASSWORD": ""},
+                             input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert prompted.exit_code == 0, prompted.output
