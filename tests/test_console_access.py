@@ -15,8 +15,14 @@ from bot.services import cases as case_service
 from bot.services import staff as staff_service
 
 PASSWORD = "correct-horse-7"
-# Every console route and the least role that may use it (GET unless marked).
-ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer")]
+# Every console route and the least role that may use it (GET unless marked); {n} is a case
+# of the handler li's department.
+ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer"),
+          ("/console/cases/{n}", "viewer"), ("POST /console/cases/{n}/reply", "handler"),
+          ("POST /console/cases/{n}/note", "handler"), ("POST /console/cases/{n}/close", "handler"),
+          ("POST /console/cases/{n}/assign", "supervisor"),
+          ("POST /console/cases/{n}/extend", "handler"),
+          ("POST /console/cases/{n}/correction", "handler")]
 
 
 @pytest.fixture
@@ -27,6 +33,10 @@ def people(runtime):
                                        ("wang", "handler", "开发指导处"),
                                        ("look", "viewer", "")):
             staff_service.create_user(session, name, PASSWORD, role, department=department)
+        case, _ = case_service.open_case(session, case_service.Intake(
+            "default", "oAccess", "依申请公开", "申请公开一份文件"), runtime.vault)
+        case.department = "规划财务处"
+        runtime.case_number = case.number
     return runtime
 
 
@@ -87,6 +97,7 @@ def test_wrong_passwords_lock_the_account_and_say_nothing_of_who_exists(client, 
 def test_every_route_refuses_anonymous_users_and_lower_roles(client, people, route, minimum):
     method, _, path = route.rpartition(" ")
     method = method or "GET"
+    path = path.format(n=people.case_number)
     anonymous = client.open(path, method=method)
     assert anonymous.status_code == 302 and "/console/login" in anonymous.headers["Location"]
     rank = ["viewer", "handler", "supervisor", "admin"]
@@ -97,7 +108,19 @@ def test_every_route_refuses_anonymous_users_and_lower_roles(client, people, rou
         data = {"csrf_token": csrf(client, "/console/")} if method == "POST" else None
         response = client.open(path, method=method, data=data)
         allowed = rank.index(role) >= rank.index(minimum)
-        assert (response.status_code < 400) == allowed, (role, path, response.status_code)
+        to_login = (response.status_code == 302
+                    and "/console/login" in response.headers["Location"]
+                    and not path.endswith("/logout"))  # logging out lands there too
+        refused = response.status_code == 403 or to_login
+        assert refused != allowed, (role, path, response.status_code)
+
+
+def test_the_access_table_covers_every_console_route(app):
+    covered = {route.rpartition(" ")[2].replace("{n}", "<number>") for route, _ in ROUTES}
+    console = {rule.rule for rule in app.url_map.iter_rules()
+               if rule.rule.startswith("/console/") and rule.endpoint != "console.login"
+               and rule.endpoint != "console.static"}
+    assert console <= covered, console - covered
 
 
 def test_a_handler_sees_only_their_departments_cases(client, people):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange
 
 
 class LoginForm(FlaskForm):
@@ -14,3 +14,34 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     pass
+
+
+class ReplyForm(FlaskForm):
+    text = TextAreaField("答复内容", validators=[DataRequired("请填写答复内容"), Length(max=1500)])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("内部备注", validators=[DataRequired("请填写备注"), Length(max=2000)])
+
+
+class AssignForm(FlaskForm):
+    department = StringField("承办部门", validators=[DataRequired("请填写承办部门"),
+                                                  Length(max=100)])
+    assignee = StringField("承办人", validators=[Length(max=64)])
+    reason = StringField("原因", validators=[Length(max=500)])
+
+
+class ActionForm(FlaskForm):
+    """A button with nothing to fill in (办结); the CSRF token is the point."""
+
+
+class ExtendForm(FlaskForm):
+    days = IntegerField("延长工作日", validators=[DataRequired("请填写天数"),
+                                              NumberRange(1, 20, "1到20个工作日")])
+    reason = StringField("延期理由（将告知申请人）", validators=[DataRequired("请填写理由"),
+                                                        Length(max=500)])
+
+
+class CorrectionForm(FlaskForm):
+    what = TextAreaField("需要补正的内容（将告知申请人）",
+                         validators=[DataRequired("请填写需要补正的内容"), Length(max=1000)])

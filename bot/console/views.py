@@ -1,4 +1,4 @@
-"""Console views: login, logout, the case inbox."""
+"""Console views: login, logout, the case inbox, one case and what staff do with it."""
 
 from __future__ import annotations
 
@@ -20,12 +20,24 @@ from flask import (
 )
 from sqlalchemy import or_, select
 
-from bot.console.forms import LoginForm, LogoutForm
+from bot.console.forms import (
+    ActionForm,
+    AssignForm,
+    CorrectionForm,
+    ExtendForm,
+    LoginForm,
+    LogoutForm,
+    NoteForm,
+    ReplyForm,
+)
 from bot.db import utcnow
-from bot.models import Case
+from bot.models import Case, CaseMessage
 from bot.models.staff import ROLES, StaffUser
 from bot.services import case_flow as flow
+from bot.services import cases as case_service
+from bot.services import delivery
 from bot.services import staff as staff_service
+from bot.services.privacy import mask_name, mask_phone
 
 blueprint = Blueprint("console", __name__, url_prefix="/console",
                       template_folder="templates")
@@ -161,3 +173,160 @@ def forbidden(_exc):
     if request.path.startswith("/console/"):
         return render_template("console/error.html", message="您的角色无权访问此页面。"), 403
     return "forbidden", 403
+
+
+# -- one case -----------------------------------------------------------------------------
+HANDLES = ("handler", "supervisor", "admin")
+
+
+def _case_for(db, number: str) -> Case:
+    """The case, if this user may see it (a handler: their department's only)."""
+    case = db.scalars(select(Case).where(Case.number == number)).first()
+    if case is None:
+        abort(404)
+    if g.user.role == "handler" and case.department != g.user.department:
+        abort(403)
+    return case
+
+
+def _may_see_personal_data(case: Case) -> bool:
+    return g.user.role in ("admin", "supervisor") or (
+        g.user.role == "handler" and case.department == g.user.department)
+
+
+@blueprint.get("/cases/<number>")
+@requires("viewer")
+def case_page(number: str, forms: dict | None = None, preview: str = "", status: int = 200):
+    vault = _runtime().vault
+    with _runtime().sessionmaker() as db:
+        case = _case_for(db, number)
+        personal = _may_see_personal_data(case)
+        contact = (vault.open(case.contact_name_enc), vault.open(case.contact_phone_enc))
+        if not personal:
+            contact = (mask_name(contact[0]), mask_phone(contact[1]) if contact[1] else "")
+        messages = list(db.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id)
+                                   .order_by(CaseMessage.id)))
+        events = case_service.history(db, case)
+        db.expunge_all()
+    forms = forms or {}
+    return render_template(
+        "console/case.html", case=case, contact=contact, messages=messages, events=events,
+        today=utcnow().date(), roles=ROLES, logout=LogoutForm(), preview=preview,
+        can_handle=g.user.role in HANDLES, can_assign=RANK[g.user.role] >= RANK["supervisor"],
+        actions=flow.allowed_actions(case.state), disclosure=flow.DISCLOSURE,
+        reply=forms.get("reply") or ReplyForm(formdata=None),
+        note=forms.get("note") or NoteForm(formdata=None),
+        assign=forms.get("assign") or AssignForm(formdata=None, department=case.department,
+                                                 assignee=case.assignee),
+        close=ActionForm(formdata=None), extend=forms.get("extend") or ExtendForm(formdata=None),
+        correction=forms.get("correction") or CorrectionForm(formdata=None),
+        labels={action: t.label for action, t in flow.TRANSITIONS.items()},
+        flash_error=forms.get("error", ""), flash_ok=request.args.get("ok", "")), status
+
+
+def _act(number: str, form, name: str, apply: Callable) -> object:
+    """Validate `form` (CSRF included), run `apply(db, case)` in one transaction with an audit
+    entry; errors come back on the case page (422), never a 500."""
+    if not form.validate_on_submit():
+        errors = "；".join(e for field in form.errors.values() for e in field)
+        if "csrf_token" in form.errors:
+            errors = "页面已过期，请刷新后重试"
+        return case_page(number, {name: form, "error": errors}, status=422)
+    try:
+        with _runtime().sessionmaker.begin() as db:
+            case = _case_for(db, number)
+            done = apply(db, case)
+            staff_service.audit(db, g.user.username, name, number,
+                                {k: v for k, v in form.data.items() if k != "csrf_token"},
+                                request.remote_addr or "")
+    except (flow.IllegalTransition, ValueError) as exc:
+        return case_page(number, {name: form, "error": str(exc)}, status=422)
+    return redirect(url_for("console.case_page", number=number, ok=done or "已保存"))
+
+
+@blueprint.post("/cases/<number>/reply")
+@requires("handler")
+def case_reply(number: str):
+    form = ReplyForm()
+    if request.form.get("preview") and form.validate_on_submit():
+        with _runtime().sessionmaker() as db:
+            case = _case_for(db, number)
+            text = delivery.reply_text(case, CaseMessage(kind="text", content=form.text.data))
+        return case_page(number, {"reply": form}, preview=text)
+    sent: list[int] = []
+
+    def apply(db, case):
+        sent.append(delivery.add_reply(db, case, form.text.data, f"staff:{g.user.username}").id)
+        return "答复已保存，正在发送给用户"
+
+    response = _act(number, form, "reply", apply)
+    if sent:  # after the commit: WeChat's API is not called inside a transaction
+        _runtime().submit(delivery.deliver, _runtime(), sent[0])
+    return response
+
+
+@blueprint.post("/cases/<number>/note")
+@requires("handler")
+def case_note(number: str):
+    form = NoteForm()
+    return _act(number, form, "note", lambda db, case: case_service.apply(
+        db, case, "note", f"staff:{g.user.username}", text=form.text.data) and "备注已保存")
+
+
+@blueprint.post("/cases/<number>/assign")
+@requires("supervisor")
+def case_assign(number: str):
+    form = AssignForm()
+
+    def apply(db, case):
+        moving = bool(case.department) and case.department != form.department.data.strip()
+        if moving and not (form.reason.data or "").strip():
+            raise ValueError("改派需要填写原因")
+        case_service.apply(db, case, "transfer" if moving else "assign",
+                           f"staff:{g.user.username}", text=(form.reason.data or "").strip(),
+                           data={"from": case.department, "to": form.department.data.strip(),
+                                 "assignee": (form.assignee.data or "").strip()})
+        case.department = form.department.data.strip()
+        case.assignee = (form.assignee.data or "").strip()
+        if case.state == flow.NEW:
+            case_service.apply(db, case, "accept", f"staff:{g.user.username}")
+        return "已改派" if moving else "已派单"
+
+    return _act(number, form, "assign", apply)
+
+
+@blueprint.post("/cases/<number>/close")
+@requires("handler")
+def case_close(number: str):
+    return _act(number, ActionForm(), "close", lambda db, case: case_service.apply(
+        db, case, "close", f"staff:{g.user.username}") and "已办结")
+
+
+@blueprint.post("/cases/<number>/extend")
+@requires("handler")
+def case_extend(number: str):
+    form = ExtendForm()
+
+    def apply(db, case):
+        new = case_service.extend(db, case, form.days.data, f"staff:{g.user.username}",
+                                  form.reason.data)
+        delivery.add_notice(db, case, f"您的申请因{form.reason.data.strip()}，答复期限依法延长至"
+                                      f"{new:%Y年%m月%d日}。", f"staff:{g.user.username}")
+        return f"已延期至 {new:%Y-%m-%d}"
+
+    return _act(number, form, "extend", apply)
+
+
+@blueprint.post("/cases/<number>/correction")
+@requires("handler")
+def case_correction(number: str):
+    form = CorrectionForm()
+
+    def apply(db, case):
+        case_service.request_correction(db, case, f"staff:{g.user.username}", form.what.data)
+        delivery.add_notice(db, case, f"您的政府信息公开申请需要补正：{form.what.data.strip()}\n"
+                                      f"请回复“补正 {case.number}：补正内容”。",
+                            f"staff:{g.user.username}")
+        return "已发出补正通知"
+
+    return _act(number, form, "correction", apply)

@@ -69,7 +69,7 @@ def check(action: str, state: str) -> str:
     if transition is None:
         raise IllegalTransition(f"unknown action {action!r}")
     if state not in transition.sources:
-        raise IllegalTransition(f"{transition.label} is not allowed when the case is {state}")
+        raise IllegalTransition(f"留言当前为“{state}”，不能{transition.label}")
     return transition.target or state
 
 
@@ -86,7 +86,7 @@ def deadline(case_class: str, received: dt.date,
 
 def extended_deadline(current: dt.date, days: int) -> dt.date:
     if not 1 <= days <= DISCLOSURE_EXTENSION_MAX:
-        raise ValueError(f"an extension is 1 to {DISCLOSURE_EXTENSION_MAX} working days")
+        raise ValueError(f"延期为1到{DISCLOSURE_EXTENSION_MAX}个工作日")
     return add_working_days(current, days)
 
 

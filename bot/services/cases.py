@@ -148,7 +148,7 @@ def rate(session: Session, case: Case, rating: str, comment: str = "", *,
     if rating not in flow.RATINGS:
         raise ValueError(f"rating must be one of {flow.RATINGS}")
     if case.rated_at is not None:
-        raise flow.IllegalTransition("this case has already been rated")
+        raise flow.IllegalTransition("这件留言已经评价过")
     now = now or utcnow()
     apply(session, case, "rate", "subscriber", text=f"{rating} {comment}".strip(), now=now)
     case.rating, case.rating_comment, case.rated_at = rating, comment, now
@@ -164,11 +164,11 @@ def extend(session: Session, case: Case, days: int, actor: str, reason: str, *,
            now: dt.datetime | None = None) -> dt.date:
     """依申请公开 only, once, by at most 20 working days (条例 Art. 33); the new deadline."""
     if case.case_class != flow.DISCLOSURE:
-        raise flow.IllegalTransition("only a disclosure request (依申请公开) can be extended")
+        raise flow.IllegalTransition("只有依申请公开可以延期")
     if case.extended_days:
-        raise flow.IllegalTransition("a disclosure request can be extended once")
+        raise flow.IllegalTransition("依申请公开只能延期一次")
     if not reason.strip():
-        raise ValueError("an extension needs its reason (the applicant is told)")
+        raise ValueError("延期需要填写理由（将告知申请人）")
     new_deadline = flow.extended_deadline(case.deadline, days)
     apply(session, case, "extend", actor, text=reason.strip(), now=now,
           data={"days": days, "from": case.deadline.isoformat(), "to": new_deadline.isoformat()})
@@ -181,11 +181,11 @@ def request_correction(session: Session, case: Case, actor: str, what: str, *,
     """依申请公开: one notice to correct an unclear request (条例 Art. 30); the clock stops
     until the applicant answers (`corrected`)."""
     if case.case_class != flow.DISCLOSURE:
-        raise flow.IllegalTransition("only a disclosure request (依申请公开) takes a correction")
+        raise flow.IllegalTransition("只有依申请公开可以要求补正")
     if case.correction_requested_at is not None:
-        raise flow.IllegalTransition("a correction can be requested once")
+        raise flow.IllegalTransition("补正只能要求一次")
     if not what.strip():
-        raise ValueError("say what needs correcting")
+        raise ValueError("请写明需要补正的内容")
     now = now or utcnow()
     apply(session, case, "request_correction", actor, text=what.strip(), now=now)
     case.correction_requested_at = now
@@ -195,9 +195,9 @@ def corrected(session: Session, case: Case, text: str, *,
               now: dt.datetime | None = None) -> dt.date:
     """The applicant's correction arrived: kept with the case, the 20 working days restart."""
     if case.correction_requested_at is None:
-        raise flow.IllegalTransition("no correction was requested for this case")
+        raise flow.IllegalTransition("这件留言没有要求补正")
     if not text.strip():
-        raise ValueError("the correction is empty")
+        raise ValueError("补正内容为空")
     now = now or utcnow()
     new_deadline = flow.restarted_deadline(now.date())
     apply(session, case, "corrected", "subscriber", text=text.strip(), now=now,
@@ -213,7 +213,7 @@ def comment_rating(session: Session, case: Case, comment: str, *,
                    now: dt.datetime | None = None) -> None:
     """The subscriber's words after rating, kept with the rating and in the history."""
     if case.rated_at is None:
-        raise flow.IllegalTransition("a comment follows a rating")
+        raise flow.IllegalTransition("先评价，再写评价意见")
     case.rating_comment = comment
     record(session, case, "rating_comment", "subscriber", case.state, case.state, now=now,
            text=comment)

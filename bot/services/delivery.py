@@ -47,7 +47,7 @@ def add_reply(session: Session, case: Case, text: str, actor: str, *,
     now = now or utcnow()
     text = text.strip()
     if not text:
-        raise ValueError("a reply needs text")
+        raise ValueError("答复内容为空")
     if case.state == flow.NEW:
         case_service.apply(session, case, "accept", actor, now=now)
     action = "follow_up" if case.state == flow.ANSWERED else "reply"
@@ -65,7 +65,7 @@ def add_notice(session: Session, case: Case, text: str, actor: str, *,
     no state change; delivered like a reply."""
     text = text.strip()
     if not text:
-        raise ValueError("a notice needs text")
+        raise ValueError("通知内容为空")
     message = CaseMessage(case_id=case.id, at=now or utcnow(), direction="out", kind="notice",
                           content=text, media_id="", author=actor, delivery=PENDING,
                           delivery_error="")
