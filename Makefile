@@ -19,6 +19,10 @@ run: $(BIN)/hotline
 	$(BIN)/hotline serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/hotline
+	@# Browser tests drive Debian's Chromium (never a downloaded one); CJK fonts for screenshots.
+	@command -v chromium >/dev/null || (apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)) \
+	  || echo "chromium could not be installed: the browser tests will be skipped"
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/hotline

@@ -220,7 +220,8 @@ def case_page(number: str, forms: dict | None = None, preview: str = "", status:
                                                  assignee=case.assignee),
         close=ActionForm(formdata=None), extend=forms.get("extend") or ExtendForm(formdata=None),
         correction=forms.get("correction") or CorrectionForm(formdata=None),
-        labels={action: t.label for action, t in flow.TRANSITIONS.items()},
+        labels={"open": "提交留言", "rating_comment": "评价意见",
+                **{action: t.label for action, t in flow.TRANSITIONS.items()}},
         flash_error=forms.get("error", ""), flash_ok=request.args.get("ok", "")), status
 
 
