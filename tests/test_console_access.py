@@ -192,3 +192,23 @@ def test_user_add_from_the_command_line(runtime, settings, monkeypatch):
                              env={"HOTLINE_USER_PASSWORD": ""},
                              input=f"{PASSWORD}\n{PASSWORD}\n")
     assert prompted.exit_code == 0, prompted.output
+
+
+def test_the_inbox_pages_by_deadline_with_a_cursor(client, people, monkeypatch):
+    from bot.console import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    with people.sessionmaker.begin() as session:
+        for n in range(7):
+            case_service.open_case(session, case_service.Intake(
+                "default", f"o{n}", "咨询", f"第{n}件留言"), people.vault)
+    login(client, "admin")
+    seen, url, pages = [], "/console/", 0
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        seen += re.findall(r">(\d{8}-\d{4})</a>", page)
+        found = re.search(r'href="([^"]+)">下一页', page)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+        pages += 1
+    assert pages == 3 and len(seen) == len(set(seen)) == 8  # 7 + the access test's case
+    assert client.get("/console/?after=garbage").status_code == 200

@@ -18,7 +18,7 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_
 
 from bot.console.forms import (
     ActionForm,
@@ -159,13 +159,31 @@ def inbox():
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Case.number.like(pattern, escape="\\"),
                                 Case.description.like(pattern, escape="\\")))
-    query = query.order_by(Case.deadline, Case.id).limit(PAGE_SIZE)
+    after = _cursor(args.get("after", ""))
+    if after is not None:  # keyset pagination: fast on any page, with a million cases
+        query = query.where(tuple_(Case.deadline, Case.id) > tuple_(*after))
+    query = query.order_by(Case.deadline, Case.id).limit(PAGE_SIZE + 1)
     today = utcnow().date()
     with _runtime().sessionmaker() as db:
         rows = list(db.scalars(query))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_args = None
+    if more:
+        next_args = {**args.to_dict(), "after": f"{rows[-1].deadline.isoformat()}_{rows[-1].id}"}
     return render_template("console/inbox.html", cases=rows, today=today, states=flow.STATES,
                            classes=flow.CLASSES, args=args, roles=ROLES,
-                           logout=LogoutForm())
+                           logout=LogoutForm(), next_args=next_args,
+                           first_args={k: v for k, v in args.items() if k != "after"})
+
+
+def _cursor(text: str) -> tuple[dt.date, int] | None:
+    """The page cursor "2026-12-01_123" (deadline, id of the last row shown); None if bad."""
+    day, _, number = text.partition("_")
+    try:
+        return dt.date.fromisoformat(day), int(number)
+    except ValueError:
+        return None
 
 
 @blueprint.app_errorhandler(403)

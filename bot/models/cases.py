@@ -31,6 +31,8 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("account", "source_key"),
         Index("ix_cases_state_deadline", "state", "deadline"),
+        Index("ix_cases_deadline_id", "deadline", "id"),  # the inbox's keyset pagination
+        Index("ix_cases_department_deadline", "department", "deadline", "id"),
         Index("ix_cases_openid", "account", "openid", "received_at"),
     )
 
