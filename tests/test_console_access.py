@@ -18,6 +18,7 @@ PASSWORD = "correct-horse-7"
 # Every console route and the least role that may use it (GET unless marked); {n} is a case
 # of the handler li's department.
 ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer"),
+          ("/console/export.csv", "viewer"), ("/console/export.xlsx", "viewer"),
           ("/console/cases/{n}", "viewer"), ("POST /console/cases/{n}/reply", "handler"),
           ("POST /console/cases/{n}/note", "handler"), ("POST /console/cases/{n}/close", "handler"),
           ("POST /console/cases/{n}/assign", "supervisor"),
@@ -107,6 +108,7 @@ def test_every_route_refuses_anonymous_users_and_lower_roles(client, people, rou
         login(client, users[role])
         data = {"csrf_token": csrf(client, "/console/")} if method == "POST" else None
         response = client.open(path, method=method, data=data)
+        response.get_data()  # a streamed export finishes (and closes) before the next login
         allowed = rank.index(role) >= rank.index(minimum)
         to_login = (response.status_code == 302
                     and "/console/login" in response.headers["Location"]
@@ -212,3 +214,28 @@ def test_the_inbox_pages_by_deadline_with_a_cursor(client, people, monkeypatch):
         pages += 1
     assert pages == 3 and len(seen) == len(set(seen)) == 8  # 7 + the access test's case
     assert client.get("/console/?after=garbage").status_code == 200
+
+
+def test_exports_mask_personal_data_unless_the_role_handles_the_case(client, people):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    with people.sessionmaker.begin() as session:
+        case, _ = case_service.open_case(session, case_service.Intake(
+            "default", "oExport", "投诉", "=HYPERLINK(\"http://x\")补助没发",
+            contact_name="李四", contact_phone="13800138000"), people.vault)
+        case.department = "规划财务处"
+    login(client, "look")
+    masked = client.get("/console/export.csv?class=投诉")
+    assert masked.status_code == 200 and masked.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(masked.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][0] == "编号" and rows[1][12:14] == ["李*", "138****8000"]
+    assert rows[1][14].startswith("'=")  # never a formula in the spreadsheet
+    client.delete_cookie("session")
+    login(client, "li")
+    book = load_workbook(io.BytesIO(client.get("/console/export.xlsx?class=投诉").data))
+    values = [list(r) for r in book.active.iter_rows(values_only=True)]
+    assert values[1][12:14] == ["李四", "13800138000"]
+    assert [e.target for e in audit(people, "export")] == ["csv", "xlsx"]
