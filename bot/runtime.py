@@ -41,6 +41,7 @@ class HandlerContext:
     quick: bool = False
     dialog: Dialog | None = None
     change: Change | None = None
+    outcome: str = ""  # a handler's word on how it went ("none": nothing found), logged
 
     def session(self):
         """A new ORM session for reading (``with ctx.session() as s:``)."""

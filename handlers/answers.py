@@ -82,6 +82,7 @@ def search(msg: Incoming, ctx):
     result = ctx.knowledge.index().search(msg.text)
     if ctx.dialog is not None and ctx.dialog.kind == "choose":
         ctx.end_dialog()  # a new question replaces the choices offered before
+    ctx.outcome = result.confidence  # the dashboard counts the questions found "none"
     if result.confidence == "answer":
         item, fact = ctx.knowledge.lookup(result.hits[0].doc_id)
         return answer_reply(item, fact, ctx)

@@ -19,6 +19,7 @@ PASSWORD = "correct-horse-7"
 # of the handler li's department.
 ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer"),
           ("/console/export.csv", "viewer"), ("/console/export.xlsx", "viewer"),
+          ("/console/dashboard", "viewer"),
           ("/console/cases/{n}", "viewer"), ("POST /console/cases/{n}/reply", "handler"),
           ("POST /console/cases/{n}/note", "handler"), ("POST /console/cases/{n}/close", "handler"),
           ("POST /console/cases/{n}/assign", "supervisor"),

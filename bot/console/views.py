@@ -22,6 +22,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from markupsafe import Markup, escape
 from openpyxl import Workbook
 from sqlalchemy import or_, select, tuple_
 
@@ -40,7 +41,7 @@ from bot.models import Case, CaseMessage
 from bot.models.staff import ROLES, StaffUser
 from bot.services import case_flow as flow
 from bot.services import cases as case_service
-from bot.services import delivery
+from bot.services import delivery, stats
 from bot.services import staff as staff_service
 from bot.services.privacy import mask_name, mask_phone
 
@@ -59,6 +60,11 @@ def register(app: Flask) -> None:
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
                       WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600)
     app.register_blueprint(blueprint)
+
+
+@blueprint.context_processor
+def _page_globals() -> dict:
+    return {"roles": ROLES, "logout": LogoutForm(formdata=None)}
 
 
 def _runtime():
@@ -183,8 +189,7 @@ def inbox():
     if more:
         next_args = {**args.to_dict(), "after": f"{rows[-1].deadline.isoformat()}_{rows[-1].id}"}
     return render_template("console/inbox.html", cases=rows, today=today, states=flow.STATES,
-                           classes=flow.CLASSES, args=args, roles=ROLES,
-                           logout=LogoutForm(), next_args=next_args,
+                           classes=flow.CLASSES, args=args, next_args=next_args,
                            first_args={k: v for k, v in args.items() if k != "after"})
 
 
@@ -240,7 +245,7 @@ def case_page(number: str, forms: dict | None = None, preview: str = "", status:
     forms = forms or {}
     return render_template(
         "console/case.html", case=case, contact=contact, messages=messages, events=events,
-        today=utcnow().date(), roles=ROLES, logout=LogoutForm(), preview=preview,
+        today=utcnow().date(), preview=preview,
         can_handle=g.user.role in HANDLES, can_assign=RANK[g.user.role] >= RANK["supervisor"],
         actions=flow.allowed_actions(case.state), disclosure=flow.DISCLOSURE,
         reply=forms.get("reply") or ReplyForm(formdata=None),
@@ -434,3 +439,31 @@ def export_xlsx():
     name = f"cases-{utcnow():%Y%m%d-%H%M}.xlsx"
     return Response(out.getvalue(), headers={"Content-Disposition": f"attachment; filename={name}"},
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+# -- figures ------------------------------------------------------------------------------
+@blueprint.get("/dashboard")
+@requires("viewer")
+def dashboard():
+    department = g.user.department if g.user.role == "handler" else None
+    with _runtime().sessionmaker() as db:
+        board = stats.dashboard(db, department=department)
+    return render_template("console/dashboard.html", board=board, bars=bars)
+
+
+def bars(values: dict[str, int | float], width: int = 520, row: int = 22) -> Markup:
+    """A horizontal bar chart as inline SVG (labels escaped; no script, no external file)."""
+    top = max(values.values(), default=0) or 1
+    label_width, parts = 110, []
+    for n, (label, value) in enumerate(values.items()):
+        y = n * row
+        length = (width - label_width - 60) * value / top
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="13">{escape(str(label))}</text>'
+            f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="{row - 8}" '
+            f'fill="#b22"></rect>'
+            f'<text x="{label_width + length + 6:.1f}" y="{y + 15}" font-size="13">'
+            f"{escape(str(value))}</text>")
+    height = max(row * len(values), row)
+    return Markup(f'<svg role="img" viewBox="0 0 {width} {height}" width="100%" '
+                  f'style="max-width:{width}px">{"".join(parts)}</svg>')

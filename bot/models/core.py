@@ -65,6 +65,8 @@ class InboundMessage(Base):
     reply_kind: Mapped[str] = mapped_column(String(16), default="")
     reply_xml: Mapped[str] = mapped_column(Text, default="")
     reply_text: Mapped[str] = mapped_column(Text, default="")
+    # what answered: "group:kind" of the rule, "fallback:none" when the search had nothing
+    rule: Mapped[str] = mapped_column(String(64), default="", server_default="")
     handled_ms: Mapped[float | None]
     retries: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")

@@ -30,8 +30,8 @@ _FIRST = ("SELECT id, status, reply_xml FROM inbound_messages "
           "WHERE account = :account AND msg_key = :msg_key")
 _RETRY = "UPDATE inbound_messages SET retries = retries + 1 WHERE id = :id"
 _FINISH = ("UPDATE inbound_messages SET status = :status, reply_kind = :kind, "
-           "reply_xml = :xml, reply_text = :text, handled_ms = :ms, error = :error "
-           "WHERE id = :id")
+           "reply_xml = :xml, reply_text = :text, handled_ms = :ms, error = :error, "
+           "rule = :rule WHERE id = :id")
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,9 @@ def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Cl
 
 def finish(conn: Connection, message_id: int, *, status: str, reply_kind: str = "",
            reply_xml: str = "", reply_text: str = "", handled_ms: float | None = None,
-           error: str = "") -> None:
-    """Record how a claimed message was answered."""
+           error: str = "", rule: str = "") -> None:
+    """Record how a claimed message was answered (and by which rule)."""
     hotpath.execute(conn, _FINISH, {"id": message_id, "status": status, "kind": reply_kind,
                                     "xml": reply_xml, "text": reply_text[:MAX_CONTENT],
-                                    "ms": handled_ms, "error": error[:2000]})
+                                    "ms": handled_ms, "error": error[:2000],
+                                    "rule": rule[:64]})
