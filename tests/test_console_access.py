@@ -19,7 +19,7 @@ PASSWORD = "correct-horse-7"
 # of the handler li's department.
 ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer"),
           ("/console/export.csv", "viewer"), ("/console/export.xlsx", "viewer"),
-          ("/console/dashboard", "viewer"),
+          ("/console/dashboard", "viewer"), ("POST /console/bulk", "supervisor"),
           ("/console/cases/{n}", "viewer"), ("POST /console/cases/{n}/reply", "handler"),
           ("POST /console/cases/{n}/note", "handler"), ("POST /console/cases/{n}/close", "handler"),
           ("POST /console/cases/{n}/assign", "supervisor"),
@@ -240,3 +240,37 @@ def test_exports_mask_personal_data_unless_the_role_handles_the_case(client, peo
     values = [list(r) for r in book.active.iter_rows(values_only=True)]
     assert values[1][12:14] == ["李四", "13800138000"]
     assert [e.target for e in audit(people, "export")] == ["csv", "xlsx"]
+
+
+def test_supervisors_assign_and_remind_in_bulk(client, people):
+    with people.sessionmaker.begin() as session:
+        numbers = []
+        for n in range(3):
+            case, _ = case_service.open_case(session, case_service.Intake(
+                "default", f"oBulk{n}", "咨询", f"批量{n}"), people.vault)
+            numbers.append(case.number)
+        done, _ = case_service.open_case(session, case_service.Intake(
+            "default", "oBulkDone", "咨询", "已撤回的"), people.vault)
+        case_service.apply(session, done, "withdraw", "subscriber")
+    login(client, "boss")
+    page = client.get("/console/").get_data(as_text=True)
+    assert 'form="bulk"' in page and "对勾选的留言执行" in page
+    token = re.search(r'id="bulk".*?name="csrf_token" type="hidden" value="([^"]+)"', page,
+                      re.S).group(1)
+    response = client.post("/console/bulk", data={
+        "csrf_token": token, "action": "assign", "department": "规划财务处", "reason": "",
+        "case": numbers + [done.number]})
+    message = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已处理 3 件" in message and done.number in message
+    with people.sessionmaker() as session:
+        departments = {c.number: c.department for c in session.scalars(select(Case))}
+    assert all(departments[n] == "规划财务处" for n in numbers)
+    missing = client.post("/console/bulk", data={"csrf_token": token, "action": "assign",
+                                                 "case": numbers})
+    assert "需要填写部门" in client.get(missing.headers["Location"]).get_data(as_text=True)
+    client.post("/console/bulk", data={"csrf_token": token, "action": "remind",
+                                       "case": numbers[:1]})
+    assert [e.target for e in audit(people, "bulk_remind")] == numbers[:1]
+    client.delete_cookie("session")
+    login(client, "look")
+    assert 'form="bulk"' not in client.get("/console/").get_data(as_text=True)

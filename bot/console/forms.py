@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, StringField, TextAreaField
+from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
 
@@ -45,3 +46,12 @@ class ExtendForm(FlaskForm):
 class CorrectionForm(FlaskForm):
     what = TextAreaField("需要补正的内容（将告知申请人）",
                          validators=[DataRequired("请填写需要补正的内容"), Length(max=1000)])
+
+
+class BulkForm(FlaskForm):
+    """督办's bulk actions on the inbox's selected cases."""
+
+    action = SelectField("批量操作", choices=[SelectChoice("assign", "派单到部门"),
+                                          SelectChoice("remind", "催办")])
+    department = StringField("部门", validators=[Length(max=100)])
+    reason = StringField("说明", validators=[Length(max=500)])

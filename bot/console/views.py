@@ -29,6 +29,7 @@ from sqlalchemy import or_, select, tuple_
 from bot.console.forms import (
     ActionForm,
     AssignForm,
+    BulkForm,
     CorrectionForm,
     ExtendForm,
     LoginForm,
@@ -190,6 +191,8 @@ def inbox():
         next_args = {**args.to_dict(), "after": f"{rows[-1].deadline.isoformat()}_{rows[-1].id}"}
     return render_template("console/inbox.html", cases=rows, today=today, states=flow.STATES,
                            classes=flow.CLASSES, args=args, next_args=next_args,
+                           bulk=BulkForm(formdata=None),
+                           can_bulk=RANK[g.user.role] >= RANK["supervisor"],
                            first_args={k: v for k, v in args.items() if k != "after"})
 
 
@@ -467,3 +470,49 @@ def bars(values: dict[str, int | float], width: int = 520, row: int = 22) -> Mar
     height = max(row * len(values), row)
     return Markup(f'<svg role="img" viewBox="0 0 {width} {height}" width="100%" '
                   f'style="max-width:{width}px">{"".join(parts)}</svg>')
+
+
+# -- bulk actions (督办) --------------------------------------------------------------------
+MAX_BULK = 200
+
+
+@blueprint.post("/bulk")
+@requires("supervisor")
+def bulk():
+    form = BulkForm()
+    numbers = [n.strip() for n in request.form.getlist("case")][:MAX_BULK]
+    if not form.validate_on_submit() or not numbers:
+        why = "页面已过期，请刷新后重试" if "csrf_token" in form.errors else "请先勾选留言"
+        return redirect(url_for("console.inbox", error=why))
+    if form.action.data == "assign" and not (form.department.data or "").strip():
+        return redirect(url_for("console.inbox", error="派单需要填写部门"))
+    done, skipped = [], []
+    actor = f"staff:{g.user.username}"
+    for number in numbers:
+        try:
+            with _runtime().sessionmaker.begin() as db:
+                case = db.scalars(select(Case).where(Case.number == number)).first()
+                if case is None:
+                    raise ValueError("不存在")
+                if form.action.data == "assign":
+                    department = form.department.data.strip()
+                    action = "transfer" if case.department and case.department != department \
+                        else "assign"
+                    case_service.apply(db, case, action, actor,
+                                       text=(form.reason.data or "").strip() or "批量派单",
+                                       data={"from": case.department, "to": department})
+                    case.department = department
+                else:
+                    case_service.apply(db, case, "remind", actor,
+                                       text=(form.reason.data or "").strip() or "督办催办")
+                    case.reminded_at = utcnow()
+                staff_service.audit(db, g.user.username, f"bulk_{form.action.data}", number,
+                                    {"department": form.department.data or ""},
+                                    request.remote_addr or "")
+            done.append(number)
+        except (flow.IllegalTransition, ValueError) as exc:
+            skipped.append(f"{number}（{exc}）")
+    message = f"已处理 {len(done)} 件"
+    if skipped:
+        message += "；未处理：" + "、".join(skipped[:10])
+    return redirect(url_for("console.inbox", ok=message))
