@@ -17,6 +17,7 @@ every problem as "file:line: message".
 from __future__ import annotations
 
 import re
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,21 @@ def load_lexicon(path: Path = DATA_DIR) -> tuple[tuple[str, ...], tuple[tuple[st
     if problems:
         raise ContentError(problems)
     return dictionary, synonyms
+
+
+def parse_item(text: str, name: str = "编辑") -> tuple[Item | None, list[Problem]]:
+    """One item written as YAML (the shape of an entry under `items:`), validated as the data
+    files are: the item, or the problems with their line numbers."""
+    problems: list[Problem] = []
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / f"{name}.yaml"
+        indented = "\n".join("  " + line for line in text.splitlines())
+        file.write_text("items:\n- " + indented.lstrip(), encoding="utf-8")
+        items = _read_items(file, Sink(file.name, problems))
+    problems = [Problem(p.file, max(p.line - 1, 1), p.message) for p in problems]
+    if problems or len(items) != 1:
+        return None, problems or [Problem(f"{name}.yaml", 1, "需要恰好一个条目")]
+    return items[0], []
 
 
 def _read(path: Path) -> tuple[Catalog, list[Problem]]:

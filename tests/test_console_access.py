@@ -20,6 +20,8 @@ PASSWORD = "correct-horse-7"
 ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer"),
           ("/console/export.csv", "viewer"), ("/console/export.xlsx", "viewer"),
           ("/console/dashboard", "viewer"), ("POST /console/bulk", "supervisor"),
+          ("/console/knowledge", "viewer"), ("/console/knowledge/<slug>", "supervisor"),
+          ("POST /console/knowledge/<slug>/archive", "supervisor"),
           ("/console/cases/{n}", "viewer"), ("POST /console/cases/{n}/reply", "handler"),
           ("POST /console/cases/{n}/note", "handler"), ("POST /console/cases/{n}/close", "handler"),
           ("POST /console/cases/{n}/assign", "supervisor"),
@@ -99,7 +101,7 @@ def test_wrong_passwords_lock_the_account_and_say_nothing_of_who_exists(client, 
 def test_every_route_refuses_anonymous_users_and_lower_roles(client, people, route, minimum):
     method, _, path = route.rpartition(" ")
     method = method or "GET"
-    path = path.format(n=people.case_number)
+    path = path.format(n=people.case_number).replace("<slug>", "some-item")
     anonymous = client.open(path, method=method)
     assert anonymous.status_code == 302 and "/console/login" in anonymous.headers["Location"]
     rank = ["viewer", "handler", "supervisor", "admin"]

@@ -55,3 +55,8 @@ class BulkForm(FlaskForm):
                                           SelectChoice("remind", "催办")])
     department = StringField("部门", validators=[Length(max=100)])
     reason = StringField("说明", validators=[Length(max=500)])
+
+
+class ItemForm(FlaskForm):
+    text = TextAreaField("条目（YAML）", validators=[DataRequired("条目不能为空"),
+                                                 Length(max=200_000)])

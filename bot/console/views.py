@@ -8,6 +8,7 @@ import functools
 import io
 from collections.abc import Callable
 
+import yaml
 from flask import (
     Blueprint,
     Flask,
@@ -32,19 +33,24 @@ from bot.console.forms import (
     BulkForm,
     CorrectionForm,
     ExtendForm,
+    ItemForm,
     LoginForm,
     LogoutForm,
     NoteForm,
     ReplyForm,
 )
 from bot.db import utcnow
-from bot.models import Case, CaseMessage
+from bot.models import Case, CaseMessage, KnowledgeItem
 from bot.models.staff import ROLES, StaffUser
+from bot.pages import render_markdown
 from bot.services import case_flow as flow
 from bot.services import cases as case_service
+from bot.services import content as content_service
 from bot.services import delivery, stats
 from bot.services import staff as staff_service
 from bot.services.privacy import mask_name, mask_phone
+from content.model import CATEGORIES
+from content.schema import parse_item
 
 blueprint = Blueprint("console", __name__, url_prefix="/console",
                       template_folder="templates")
@@ -516,3 +522,97 @@ def bulk():
     if skipped:
         message += "；未处理：" + "、".join(skipped[:10])
     return redirect(url_for("console.inbox", ok=message))
+
+
+# -- knowledge -----------------------------------------------------------------------------
+def _item_yaml(item) -> str:
+    """An item as the YAML staff edit (the shape of one entry of a content/data file)."""
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v not in (None, "", [], ())}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    data = {"slug": item.slug, **content_service.item_row(item)}
+    return yaml.dump(clean(data), Dumper=_LiteralDumper, allow_unicode=True, sort_keys=False,
+                     width=100)
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    pass
+
+
+_LiteralDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
+@blueprint.get("/knowledge")
+@requires("viewer")
+def knowledge():
+    with _runtime().sessionmaker() as db:
+        rows = list(db.scalars(select(KnowledgeItem).order_by(KnowledgeItem.category,
+                                                              KnowledgeItem.slug)))
+        db.expunge_all()
+    return render_template("console/knowledge.html", rows=rows, categories=CATEGORIES,
+                           can_edit=RANK[g.user.role] >= RANK["supervisor"])
+
+
+@blueprint.route("/knowledge/<slug>", methods=["GET", "POST"])
+@requires("supervisor")
+def knowledge_item(slug: str):
+    form = ItemForm()
+    problems, preview = [], None
+    if request.method == "GET":
+        with _runtime().sessionmaker() as db:
+            row = content_service.get_item(db, slug)
+            text = _item_yaml(content_service.to_item(row)) if row is not None else \
+                NEW_ITEM.replace("SLUG", slug)
+        form.text.data = text
+    elif form.validate_on_submit():
+        item, problems = parse_item(form.text.data)
+        if item is not None and item.slug != slug:
+            problems = [f"slug 须为 {slug}（改 slug 请新建条目并归档旧的）"]
+        elif item is not None and request.form.get("preview"):
+            preview = render_markdown(item.body)
+        elif item is not None:
+            with _runtime().sessionmaker.begin() as db:
+                outcome = content_service.save_item(db, item)
+                staff_service.audit(db, g.user.username, f"knowledge_{outcome}", slug, {},
+                                    request.remote_addr or "")
+            return redirect(url_for("console.knowledge", ok=f"{slug}：{OUTCOMES[outcome]}"))
+    else:
+        problems = ["页面已过期，请刷新后重试"] if "csrf_token" in form.errors else \
+            [e for errors in form.errors.values() for e in errors]
+    status = 422 if problems else 200
+    return render_template("console/knowledge_item.html", form=form, slug=slug,
+                           problems=[str(p) for p in problems], preview=preview,
+                           archive=ActionForm(formdata=None)), status
+
+
+@blueprint.post("/knowledge/<slug>/archive")
+@requires("supervisor")
+def knowledge_archive(slug: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    with _runtime().sessionmaker.begin() as db:
+        done = content_service.archive_item(db, slug)
+        if done:
+            staff_service.audit(db, g.user.username, "knowledge_archive", slug, {},
+                                request.remote_addr or "")
+    return redirect(url_for("console.knowledge", ok=f"{slug}：已归档" if done else
+                            f"{slug}：不是在用的条目"))
+
+
+OUTCOMES = {"created": "已新建", "updated": "已保存，问答将在2秒内更新", "unchanged": "没有变化"}
+NEW_ITEM = """slug: SLUG
+category: policy
+title: 标题
+summary: 一两句话的简要回答。
+body: |
+  正文（Markdown）。
+source: 来源文件名称、文号和日期
+keywords: [关键词]
+questions:
+- 用户可能怎么问
+"""

@@ -96,6 +96,36 @@ def load(session: Session, items: list[Item] | tuple[Item, ...]) -> LoadReport:
     return dataclasses.replace(report, version=version)
 
 
+def save_item(session: Session, item: Item) -> str:
+    """Create or change one item (staff editing it); "created", "updated" or "unchanged".
+    A real change bumps the content version, so every process rebuilds its index."""
+    values, now = item_row(item), utcnow()
+    row = get_item(session, item.slug)
+    if row is None:
+        session.add(KnowledgeItem(slug=item.slug, status="active", revision=1, created_at=now,
+                                  updated_at=now, **values))
+        outcome = "created"
+    elif row.status != "active" or any(getattr(row, k) != values[k] for k in _FIELDS):
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.status, row.revision, row.updated_at = "active", row.revision + 1, now
+        outcome = "updated"
+    else:
+        return "unchanged"
+    bump_version(session)
+    return outcome
+
+
+def archive_item(session: Session, slug: str) -> bool:
+    """Take an item out of the answers (its row stays); False when it was not active."""
+    row = get_item(session, slug)
+    if row is None or row.status != "active":
+        return False
+    row.status, row.updated_at = "archived", utcnow()
+    bump_version(session)
+    return True
+
+
 def active_items(session: Session) -> list[Item]:
     rows = session.scalars(select(KnowledgeItem).where(KnowledgeItem.status == "active")
                            .order_by(KnowledgeItem.slug))
