@@ -24,6 +24,7 @@ from bot.runtime import build_router, build_runtime
 from bot.services import case_flow, delivery
 from bot.services import cases as case_service
 from bot.services import content as content_service
+from bot.services import report as report_service
 from bot.services import staff as staff_service
 from bot.simulator import fakeapi
 from bot.simulator.client import SimReply, SubscriberClient
@@ -339,3 +340,28 @@ def user_add(username: str, role: str, department: str, display_name: str) -> No
     finally:
         runtime.close()
     click.echo(f"created {username} ({ROLES[role]})")
+
+
+@cli.group()
+def report() -> None:
+    """The annual government-information-disclosure report."""
+
+
+@report.command("annual", with_appcontext=False)
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+def report_annual(year: int) -> None:
+    """Table 3 (requests received and handled) counted from the 依申请公开 cases, with the
+    check 一 + 二 = 三（七） + 四."""
+    runtime = build_runtime(_settings())
+    try:
+        with runtime.sessionmaker() as session:
+            table = report_service.table3(session, year)
+    finally:
+        runtime.close()
+    click.echo(f"{year}年 三、收到和处理政府信息公开申请情况（表三）")
+    click.echo("\t".join(["", *report_service.COLUMNS, "总计"]))
+    for label, values in table.rows():
+        click.echo("\t".join([label, *map(str, values)]))
+    click.echo("核对 一+二=三（七）+四：" + ("相符" if table.balanced else "不符"))
+    if not table.balanced:
+        raise SystemExit(1)

@@ -7,6 +7,8 @@ from wtforms import IntegerField, PasswordField, SelectField, StringField, TextA
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from bot.services.report import OUTCOMES
+
 
 class LoginForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=64)])
@@ -19,6 +21,10 @@ class LogoutForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     text = TextAreaField("答复内容", validators=[DataRequired("请填写答复内容"), Length(max=1500)])
+    # 依申请公开 only: the outcome (条例 Art. 36), counted in the annual report's Table 3
+    outcome = SelectField("办理结果（依申请公开）", choices=[SelectChoice("", "（请选择）")] + [
+        SelectChoice(key, label) for key, label in OUTCOMES.items()], validate_choice=False)
+    # checked by the view: required, and one of OUTCOMES, for 依申请公开 only
 
 
 class NoteForm(FlaskForm):

@@ -49,6 +49,7 @@ from bot.services import content as content_service
 from bot.services import delivery, stats
 from bot.services import staff as staff_service
 from bot.services.privacy import mask_name, mask_phone
+from bot.services.report import OUTCOMES
 from content.model import CATEGORIES
 from content.schema import parse_item
 
@@ -300,6 +301,10 @@ def case_reply(number: str):
     sent: list[int] = []
 
     def apply(db, case):
+        if case.case_class == flow.DISCLOSURE:
+            if form.outcome.data not in OUTCOMES:
+                raise ValueError("依申请公开请选择办理结果（计入年度报告表三）")
+            case.disclosure = {**(case.disclosure or {}), "outcome": form.outcome.data}
         sent.append(delivery.add_reply(db, case, form.text.data, f"staff:{g.user.username}").id)
         return "答复已保存，正在发送给用户"
 
@@ -580,7 +585,7 @@ def knowledge_item(slug: str):
                 outcome = content_service.save_item(db, item)
                 staff_service.audit(db, g.user.username, f"knowledge_{outcome}", slug, {},
                                     request.remote_addr or "")
-            return redirect(url_for("console.knowledge", ok=f"{slug}：{OUTCOMES[outcome]}"))
+            return redirect(url_for("console.knowledge", ok=f"{slug}：{SAVED[outcome]}"))
     else:
         problems = ["页面已过期，请刷新后重试"] if "csrf_token" in form.errors else \
             [e for errors in form.errors.values() for e in errors]
@@ -604,7 +609,7 @@ def knowledge_archive(slug: str):
                             f"{slug}：不是在用的条目"))
 
 
-OUTCOMES = {"created": "已新建", "updated": "已保存，问答将在2秒内更新", "unchanged": "没有变化"}
+SAVED = {"created": "已新建", "updated": "已保存，问答将在2秒内更新", "unchanged": "没有变化"}
 NEW_ITEM = """slug: SLUG
 category: policy
 title: 标题
