@@ -68,6 +68,8 @@ def serve(host: str, port: int) -> None:
     if settings.simulator:
         click.echo(f"  模拟用户 (simulated subscriber): {base}/sim/   <- open this")
         click.echo(f"  fake WeChat API: {base}/sim/api/  (calls: {base}/sim/api/_calls)")
+    click.echo(f"  工作台 (staff console): {base}/console/  "
+               "(first account: .venv/bin/hotline user add NAME --role admin)")
     click.echo(f"  health: {base}/healthz")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
