@@ -30,6 +30,7 @@ from bot.simulator import fakeapi
 from bot.simulator.client import SimReply, SubscriberClient
 from bot.wechat.api import WeChatAPIError
 from content import schema
+from content.schema_menu import click_keys
 
 
 def _settings() -> Settings:
@@ -230,7 +231,7 @@ def menu_push(account_name: str, path: Path) -> None:
     try:
         if settings.account(account_name) is None:
             raise click.ClickException(f"no account named {account_name!r}")
-        missing = [key for key in _click_keys(catalog.menu)
+        missing = [key for key in click_keys(catalog.menu)
                    if key not in schema.RESERVED_MENU_KEYS
                    and runtime.knowledge.by_menu_key(key) is None]
         if missing:
@@ -247,16 +248,7 @@ def menu_push(account_name: str, path: Path) -> None:
         runtime.close()
     buttons = catalog.menu["button"]
     click.echo(f"menu pushed to {account_name}: {len(buttons)} buttons, "
-               f"{len(_click_keys(catalog.menu))} click keys")
-
-
-def _click_keys(menu_json: dict) -> list[str]:
-    keys = []
-    for button in menu_json.get("button", []):
-        for sub in button.get("sub_button") or [button]:
-            if sub.get("type") == "click":
-                keys.append(sub["key"])
-    return keys
+               f"{len(click_keys(catalog.menu))} click keys")
 
 
 @cli.group("case")

@@ -57,9 +57,6 @@ class Knowledge:
             self.refresh(force=True)
         return self._index
 
-    def item(self, slug: str) -> Item | None:
-        return self.index().items.get(slug)
-
     def lookup(self, doc_id: str) -> tuple[Item, Fact | None] | None:
         """The item (and fact) of a search hit's doc id ("slug" or "slug#fact")."""
         try:

@@ -115,3 +115,9 @@ def _check_key(key: str, line: int, sink: Sink, keys: dict[str, int]) -> None:
         sink.add(line, f"click key {key!r} already used at line {keys[key]}")
     else:
         keys[key] = line
+
+
+def click_keys(menu: dict) -> list[str]:
+    """Every CLICK key of a menu in WeChat's JSON shape, in menu order."""
+    return [button["key"] for top in menu.get("button", [])
+            for button in (top.get("sub_button") or [top]) if button.get("type") == "click"]

@@ -24,7 +24,6 @@ from bot.services.privacy import mask_phone, valid_phone
 group = HandlerGroup("cases")
 
 DIALOG_TTL = dt.timedelta(minutes=30)
-RATE_TTL = dt.timedelta(days=7)
 MAX_PARTS = 20  # messages in one description
 MAX_DESCRIPTION = 2000  # characters
 CLASS_WORDS = {

@@ -12,6 +12,7 @@ from bot.models import DialogState
 from bot.services import content as content_service
 from bot.wechat.parse import parse_xml
 from content.schema import load_catalog
+from content.schema_menu import click_keys
 from handlers.answers import NO_CHOICE_TEXT, NONE_TEXT
 from tests.wechat import event_xml, signed_query, text_xml, url
 
@@ -124,9 +125,7 @@ def test_menu_keys_answer_from_the_content(client, account, loaded):
 
 
 def test_every_menu_click_key_has_an_answer(client, account, loaded):
-    keys = [sub["key"] for button in CATALOG.menu["button"]
-            for sub in button.get("sub_button", [button]) if sub.get("type") == "click"]
-    for key in keys:
+    for key in click_keys(CATALOG.menu):
         if key in ("LEAVE_MESSAGE", "MY_CASES"):
             continue  # the case dialog's (handlers/cases.py)
         assert "完善中" not in tap(client, account, key), key
@@ -153,3 +152,15 @@ def test_a_content_change_is_answered_after_the_next_check(client, account, load
         content_service.load(session, items)
     loaded.knowledge._check_every = 0  # as if the check interval had passed
     assert "333条" in ask(client, account, "2018年网站发布了多少条扶贫信息")
+
+
+def test_the_log_keeps_the_search_outcome_and_the_metrics_the_rule(client, account, loaded):
+    from bot.models import InboundMessage
+
+    ask(client, account, "明天昆明天气怎么样", openid="oMetrics")
+    ask(client, account, "2018年网站发布了多少条扶贫信息", openid="oMetrics")
+    with loaded.sessionmaker() as session:
+        rules = [m.rule for m in session.scalars(select(InboundMessage)
+                                                 .order_by(InboundMessage.id))]
+    assert rules == ["fallback:none", "fallback:answer"]
+    assert loaded.metrics.value("handled", rule="fallback") == 2

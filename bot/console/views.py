@@ -269,9 +269,10 @@ def case_page(number: str, forms: dict | None = None, preview: str = "", status:
         flash_error=forms.get("error", ""), flash_ok=request.args.get("ok", "")), status
 
 
-def _act(number: str, form, name: str, apply: Callable) -> object:
+def _act(number: str, form, name: str, apply: Callable, done: str = "已保存") -> object:
     """Validate `form` (CSRF included), run `apply(db, case)` in one transaction with an audit
-    entry; errors come back on the case page (422), never a 500."""
+    entry; errors come back on the case page (422), never a 500. The page then says what
+    `apply` returned when that is text, else `done`."""
     if not form.validate_on_submit():
         errors = "；".join(e for field in form.errors.values() for e in field)
         if "csrf_token" in form.errors:
@@ -280,13 +281,14 @@ def _act(number: str, form, name: str, apply: Callable) -> object:
     try:
         with _runtime().sessionmaker.begin() as db:
             case = _case_for(db, number)
-            done = apply(db, case)
+            said = apply(db, case)
             staff_service.audit(db, g.user.username, name, number,
                                 {k: v for k, v in form.data.items() if k != "csrf_token"},
                                 request.remote_addr or "")
     except (flow.IllegalTransition, ValueError) as exc:
         return case_page(number, {name: form, "error": str(exc)}, status=422)
-    return redirect(url_for("console.case_page", number=number, ok=done or "已保存"))
+    return redirect(url_for("console.case_page", number=number,
+                            ok=said if isinstance(said, str) else done))
 
 
 @blueprint.post("/cases/<number>/reply")
@@ -319,7 +321,7 @@ def case_reply(number: str):
 def case_note(number: str):
     form = NoteForm()
     return _act(number, form, "note", lambda db, case: case_service.apply(
-        db, case, "note", f"staff:{g.user.username}", text=form.text.data) and "备注已保存")
+        db, case, "note", f"staff:{g.user.username}", text=form.text.data), done="备注已保存")
 
 
 @blueprint.post("/cases/<number>/assign")
@@ -348,7 +350,7 @@ def case_assign(number: str):
 @requires("handler")
 def case_close(number: str):
     return _act(number, ActionForm(), "close", lambda db, case: case_service.apply(
-        db, case, "close", f"staff:{g.user.username}") and "已办结")
+        db, case, "close", f"staff:{g.user.username}"), done="已办结")
 
 
 @blueprint.post("/cases/<number>/extend")
@@ -393,7 +395,7 @@ def _export_rows():
         for case in db.scalars(_filtered(request.args).order_by(Case.deadline, Case.id)
                                .limit(EXPORT_LIMIT)):
             name, phone = vault.open(case.contact_name_enc), vault.open(case.contact_phone_enc)
-            if not _may_see_personal_data(case) or case.confidential and g.user.role == "viewer":
+            if not _may_see_personal_data(case):
                 name, phone = mask_name(name), mask_phone(phone) if phone else ""
             yield (case.number, case.case_class, case.state, case.department, case.assignee,
                    _when(case.received_at), case.deadline.isoformat(), "是" if case.overdue else "",
@@ -420,10 +422,7 @@ def _audit_export(kind: str) -> None:
 @requires("viewer")
 def export_csv():
     _audit_export("csv")
-    user = g.user
-
-    def lines():
-        g.user = user  # the streaming generator runs after the view returned
+    def lines():  # stream_with_context keeps the request (and g.user) while streaming
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)

@@ -7,7 +7,7 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -45,11 +45,12 @@ def dashboard(session: Session, *, now: dt.datetime | None = None, months: int =
     first = now.year * 12 + now.month - 1 - (months - 1)  # months counted from year 0
     since = dt.datetime(first // 12, first % 12 + 1, 1)
     board.by_month = {key: 0 for key in _months(since, now)}
-    for (received,) in session.execute(select(Case.received_at).where(
-            *scope, Case.received_at >= since)):
-        key = f"{received:%Y-%m}"
+    year, month = extract("year", Case.received_at), extract("month", Case.received_at)
+    for y, m, n in session.execute(select(year, month, func.count()).where(
+            *scope, Case.received_at >= since).group_by(year, month)):
+        key = f"{int(y):04d}-{int(m):02d}"
         if key in board.by_month:
-            board.by_month[key] += 1
+            board.by_month[key] = n
     waits = [(first - received).total_seconds() / 3600 for received, first in session.execute(
         select(Case.received_at, Case.first_reply_at).where(
             *scope, Case.first_reply_at.is_not(None)).limit(MAX_SAMPLE))]

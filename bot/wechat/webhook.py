@@ -221,10 +221,9 @@ def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
                            create_time=int(runtime.clock()))
     except Exception as exc:  # noqa: BLE001 - a handler returned something unsendable
         return _failed(runtime, conn, msg, message_id, exc, started)
-    if ctx.outcome:
-        rule = f"{rule}:{ctx.outcome}"
+    logged = f"{rule}:{ctx.outcome}" if ctx.outcome else rule
     messages.finish(conn, message_id, status="answered", reply_kind=kind, reply_xml=xml,
-                    reply_text=plain_text(reply), handled_ms=_ms(started), rule=rule)
+                    reply_text=plain_text(reply), handled_ms=_ms(started), rule=logged)
     dialogs.apply(conn, msg.account, msg.openid, ctx.change)
     runtime.metrics.incr("handled", rule=rule.split(":")[-1])
     return xml
