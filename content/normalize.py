@@ -35,11 +35,16 @@ PROTECTED = (
     "四个不摘", "三区三州", "两委", "一肩挑", "一对一", "一年一度", "四议两公开", "两公开", "三农",
     "万一", "千万", "百万", "一带一路", "一卡通", "一折通", "一网通办", "一门式",
     "一号文件", "一次办", "最多跑一次", "三公经费", "三公", "两会", "两学一做", "一岗双责",
+    "同一", "统一", "唯一", "这一块", "那一块",
 )
 # Runs that may be numbers: two numerals or more, or one before a measure word.
 NUMERAL_RUN = re.compile(f"[{NUMERAL_CHARS}]{{2,}}|[{NUMERAL_CHARS}](?=[{MEASURE_CHARS}])")
 PROTECTED_RE = re.compile("|".join(sorted(map(re.escape, PROTECTED), key=len, reverse=True)))
 PROTECTED_REACH = max(map(len, PROTECTED))
+# 百分之三 → 3%, 百分之六十 → 60%, 百分之2.5 → 2.5% (the content writes percentages as digits).
+PERCENT = re.compile(f"百分之([0-9]+(?:\\.[0-9]+)?|[{NUMERAL_CHARS}]+(?:点[{''.join(DIGITS)}]+)?)")
+# 27点6万 → 27.6万: a spoken decimal point before a unit (not 10点30分, a time).
+SPOKEN_POINT = re.compile("(?<![0-9.])([0-9]+)点([0-9]+)(?=[万亿元%])")
 
 # Punctuation and symbols (anything neither a letter, a digit nor %) break clauses; a point
 # between digits (27.6万) is kept.
@@ -134,7 +139,23 @@ def convert_numerals(text: str) -> str:
             return match[0]
         return digits
 
-    return NUMERAL_RUN.sub(replace, text)
+    if "百分之" in text:
+        text = PERCENT.sub(_percent, text)
+    text = NUMERAL_RUN.sub(replace, text)
+    return SPOKEN_POINT.sub(r"\1.\2", text) if "点" in text else text
+
+
+def _percent(match: re.Match[str]) -> str:
+    """百分之三 → 3%; the text unchanged when the numeral is not a number (百分之百 stays)."""
+    whole, _, decimals = match[1].partition("点")
+    if not whole.isascii():
+        value = DIGITS.get(whole) if len(whole) == 1 else _value(whole)
+        if value is None:
+            return match[0]
+        whole = str(value)
+    if decimals:
+        whole += "." + "".join(str(DIGITS[char]) for char in decimals)
+    return f"{whole}%"
 
 
 def _protected(text: str, start: int, end: int) -> bool:

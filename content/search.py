@@ -17,21 +17,23 @@ import gc
 import heapq
 import math
 import re
-import sys
 import tempfile
 from array import array
 from bisect import bisect_left
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from operator import neg
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import jieba
 
+from content.indexing import Docs, Postings, Scheme, build
+from content.lexicon import Lexicon
 from content.model import Fact, Item
-from content.normalize import extract_years, normalize_query, normalize_texts, query_form
+from content.normalize import extract_years, normalize_query, normalize_texts
+from content.terms import EXACT, KEYWORD, LONG, MIXED, SHORT, Field, TermCache
 
 # Field weights: a term counts this much per occurrence in the field.
 TITLE_WEIGHT = 3.0  # an item's title, a fact's label
@@ -60,12 +62,22 @@ CHOOSE_RATIO = 0.6  # "choose" lists items scoring at least this share of the be
 EXACT_BOOST = 2.0  # a query equal to a title, question or label (or item keyword, see search)
 FACT_SHARE = 0.3  # a figure question takes the item's best fact if it scores this share ...
 ITEM_SHARE = 1.5  # ... any other question takes the item if it scores this share of the fact
+YEAR_BOOST = 1.2  # after the year guard, a document of the asked year over a year-neutral one
+SIBLING_RATIO = 0.9  # facts of one item scoring this share of the best are a near tie
 YEAR_SURVIVOR_RATIO = 0.8  # after the year guard, survivors weaker than this mean "none"
+FIGURE_COVERAGE = 0.5  # a figure question's answer must match this share of its words
+FIGURE_FACT_BOOST = 1.25  # a figure question prefers a quoted figure (a fact) to an item
 
-FIGURE = re.compile("多少|几|数量|数目|人数|条数|次数|件数|个数|篇数|份数|金额|多大|多高|多长|多久"
-                    "|哪天|哪一天|哪年|日期|什么时候|何时|是谁|谁")
 COUNTED = "条件个次人篇份起项户村县位"
-COUNT_QUESTION = re.compile(f"(?:多少|几)([{COUNTED}])")  # 多少件 asks for a 件数
+FIGURE = re.compile("多少|(?<!哪)几|数量|数目|人数|条数|次数|件数|个数|篇数|份数|金额"  # 哪几 lists
+                    "|多大|多高|多长|多久"
+                    "|哪天|哪一天|哪年|日期|什么时候|何时|是谁|谁|叫啥|叫什么|啥名|什么名"
+                    "|好多钱|好多[条件次篇份起项]"  # 好多 is 多少 in south-western Mandarin
+                    # a figure to confirm: 三十件是吧, 是不是27.6万 (not 2个公众号, 3%)
+                    "|(?<![0-9.])(?:[0-9]{2,}|[0-9]+\\.[0-9]+)(?:[万亿]|[条件个次人篇份起项名家元])")
+NOW = re.compile("现在|目前|如今|眼下|当前")  # a figure "now": not the content's years
+COUNT_QUESTION = re.compile(f"(?:多少|(?<!哪)几)([{COUNTED}])")  # 多少件: 件数; 哪几项 lists
+COUNT_TERMS = frozenset(f"{measure}数" for measure in COUNTED)  # what is asked, not a topic
 STOP_WORDS = frozenset(  # words of two characters or more (single characters never are terms)
     "我们 你们 他们 我家 这个 那个 这些 那些 哪个 哪些 哪里 哪儿 什么 什么样 怎么 怎么样 怎样 "
     "如何 为什么 是否 是不是 有没有 没有 能不能 可以 可不可以 多少 请问 知道 一下 时候 什么时候 "
@@ -76,14 +88,20 @@ STOP_WORDS = frozenset(  # words of two characters or more (single characters ne
     "大伙 大家 人家 俺家 俺们 咱们 给我 讲讲 说说 看看 问问 想问 了解 有些 这种 那种 这样 "
     "那样 的话 或者 行不行 对不对 够不够 合不合 能不 县里 村里 家里 乡里 镇里 上头 上面 "
     "这里 那里 出来 一直 现在 不算 不是 自己 里头 一共 总共 好多 这块 为啥 有人 不会 直接 "
-    "看到 之内 一回 东西 同样 干嘛 别人 一步 几个 哪几 哪几个 告诉 晓得 "
-    "上个月 前几天 几天 今年 去年".split()
+    "看到 之内 一回 东西 同样 干嘛 别人 一步 几个 哪几 哪几个 告诉 晓得 是从 "
+    "上个月 前几天 几天 今年 去年 方面 哪些方面 啥时候 起来 下来 上去 下去 出去 村子 村庄 "
+    # generic verbs of asking for conditions (要达到啥条件, 须满足哪些条件)
+    "达到 满足 符合 具备 不要 何种 哪种 "
+    # when and which part, said in passing (16年那会儿, 舆情这一块)
+    "那会儿 那会 那时 那时候 当时 这会儿 这一块 那一块 一块".split()
 )
 STOP_GRAMS = frozenset(word[i : i + 2] for word in STOP_WORDS for i in range(len(word) - 1))
 HARD_STOP_CHARS = frozenset("的了吗呢吧啊呀么")
 STOP_CHARS = HARD_STOP_CHARS | frozenset(
     "是在和与及或我你您他她它们这那哪谁什怎几多少个有没啥咋要想能会"
 )
+ASKING = "啥咋哪几"  # a two-character word starting with one is a question word (几条, 咋查)
+FILLER_CHARS = HARD_STOP_CHARS | frozenset("啥咋哪几个些")  # what a word may shed (see _core)
 CJK_RUN = re.compile("[\u4e00-\u9fff]+")
 CLAUSE_BREAK = re.compile(r"[\s,，。.!！?？;；、~～…]+")
 ALNUM = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
@@ -91,12 +109,6 @@ GRAM = "#"  # bigram terms are "#xy", never a word
 DOMAIN_FREQ = 3000  # jieba frequency of domain words, as in content/data/dictionary.txt
 
 Confidence = Literal["answer", "choose", "none"]
-Field = tuple[str, float, str]  # text, weight, kind:
-EXACT = "exact"  # words and bigrams; a query equal to it is an exact hit (title, question, label)
-KEYWORD = "keyword"  # words and bigrams; a query equal to it boosts the item (item keywords)
-MIXED = "mixed"  # words and bigrams (fact keywords)
-SHORT = "short"  # words only (summaries, values)
-LONG = "long"  # bigrams only (bodies, source sentences)
 
 
 @cache
@@ -120,6 +132,7 @@ class Tokenizer:
                  cache_dir: str | None = None) -> None:
         self._jieba = _jieba(cache_dir or tempfile.gettempdir())
         self._freq: dict[str, int] = self._jieba.FREQ
+        self.cache = TermCache()  # content items' terms, for the next build (content/terms.py)
         self.canonical: dict[str, str] = {}
         words = set(normalize_texts([*dictionary, *(f"{m}数" for m in COUNTED)]))
         for group in synonyms:
@@ -127,17 +140,31 @@ class Tokenizer:
             for form in forms:
                 self.canonical.setdefault(form, forms[0])
             words.update(forms)
+        self.domain = frozenset(words)  # the dictionary's words and every synonym
         with self._jieba.lock:
             for word in sorted(words):
                 if len(word) > 1 and " " not in word and self._freq.get(word, 0) < DOMAIN_FREQ:
                     suggested = self._jieba.suggest_freq(word, False)
                     self._jieba.add_word(word, max(DOMAIN_FREQ, suggested))
 
+    @property
+    def dictionary_version(self) -> tuple[int, int]:
+        """Changes whenever a word joins the shared jieba dictionary (any Tokenizer adding
+        one changes what `document_terms` finds): jieba adds each word's count to its total."""
+        return len(self._freq), self._jieba.total
+
+    def lexicon(self) -> Lexicon:
+        """`document_terms(text, grams=False)` for many texts at once, with this dictionary."""
+        return Lexicon(self._freq, STOP_WORDS, self.canonical, ALNUM)
+
     def query_terms(self, normalized: str, years: Iterable[int] = ()) -> dict[str, float]:
         """A normalized query's terms and weights: words, sub-words, bigrams; years left out."""
         terms = dict.fromkeys(_grams(normalized), GRAM_WEIGHT)
         for run in CJK_RUN.findall(normalized):
-            for word in self._jieba.cut(run, HMM=False):
+            for cut in self._jieba.cut(run, HMM=False):
+                word = self._core(cut)
+                if word in STOP_WORDS:
+                    continue  # nor its parts (那会儿: not 会儿)
                 for sub in self._affixes(word):
                     terms.setdefault(sub, SUBWORD_WEIGHT)
                 if len(word) > 1 and word not in STOP_WORDS:
@@ -148,19 +175,14 @@ class Tokenizer:
         terms.update((f"{measure}数", 1.0) for measure in COUNT_QUESTION.findall(normalized))
         return terms
 
-    def document_terms(self, normalized: str, grams: bool = True,
-                       memo: dict[str, list[str]] | None = None) -> list[str]:
+    def document_terms(self, normalized: str, grams: bool = True) -> list[str]:
         """Every word a normalized content text contains, and its bigrams if `grams`.
 
-        `memo` remembers the words of each run of Chinese text (keywords recur a lot).
-        """
+        One text at a time; Index.build finds the same for all its texts at once
+        (`lexicon`, content/lexicon.py), and tests hold the two to each other."""
         terms: list[str] = ALNUM.findall(normalized)
-        memo = {} if memo is None else memo
         for run in CJK_RUN.findall(normalized):
-            words = memo.get(run)
-            if words is None:
-                words = memo[run] = self._contained(run)
-            terms += words
+            terms += self._contained(run)
         return terms + _all_grams(normalized) if grams else terms
 
     def _contained(self, run: str) -> list[str]:
@@ -174,6 +196,17 @@ class Tokenizer:
                 end += 1
         return found
 
+    def _core(self, word: str) -> str:
+        """A general word without the filler it starts or ends with (公开出来: 公开, 啥时候:
+        nothing, 哪些方面: 方面), so spoken padding is not taken for a topic; domain words
+        stay whole (一般地区)."""
+        if word in self.domain or word in STOP_WORDS or (len(word) < 3 and word[0] not in ASKING):
+            return word
+        cuts = range(1, len(word))
+        start = max((cut for cut in cuts if _filler(word[:cut])), default=0)
+        end = min((cut for cut in cuts if _filler(word[cut:])), default=len(word))
+        return word[start:end] if start < end else ""
+
     def _affixes(self, word: str) -> Iterator[str]:
         """The dictionary words a long word starts or ends with (贫困户退出: 贫困, 贫困户, 退出),
         canonical; not those inside it (认定标准: not 定标)."""
@@ -181,6 +214,11 @@ class Tokenizer:
             for part in (word[:size], word[-size:]):
                 if self._freq.get(part) and part not in STOP_WORDS:
                     yield self.canonical.get(part, part)
+
+
+def _filler(part: str) -> bool:
+    """A stop word, or question and measure characters only (啥, 几个, 哪)."""
+    return part in STOP_WORDS or all(char in FILLER_CHARS for char in part)
 
 
 def _grams(normalized: str) -> list[str]:
@@ -217,45 +255,11 @@ class SearchResult:
     exact: bool = False  # the query equals a title, question or fact label
 
 
-class _Postings(NamedTuple):
-    ids: array  # document numbers, ascending
-    weights: array  # BM25 weight of the term in each
-    idf: float
-    head: tuple[array, array] | None  # the HEAD_POSTINGS heaviest, when there are more
-
-    def weight(self, doc: int) -> float:
-        at = bisect_left(self.ids, doc)
-        return self.weights[at] if at < len(self.ids) and self.ids[at] == doc else 0.0
-
-
-@dataclass(slots=True)
-class _Docs:
-    """Per-document columns, indexed by the document number the postings use."""
-
-    ids: list[str] = field(default_factory=list)
-    slugs: list[str] = field(default_factory=list)
-    facts: list[str | None] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
-    years: list[tuple[int, ...]] = field(default_factory=list)  # the fact's and the item's
-    lengths: list[float] = field(default_factory=list)
-    shared: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
-
-    def add(self, item: Item, fact: Fact | None, length: float) -> int:
-        self.ids.append(item.slug if fact is None else f"{item.slug}#{fact.id}")
-        self.slugs.append(sys.intern(item.slug))
-        self.facts.append(None if fact is None else sys.intern(fact.id))
-        self.titles.append(item.title if fact is None else fact.label)
-        years = tuple(sorted({item.year, None if fact is None else fact.year} - {None}))
-        self.years.append(self.shared.setdefault(years, years))
-        self.lengths.append(length)
-        return len(self.ids) - 1
-
-
 class Index:
     """The search index of one catalog; build it once (before workers fork), search often."""
 
-    def __init__(self, tokenizer: Tokenizer, items: dict[str, Item], docs: _Docs,
-                 postings: dict[str, _Postings], phrases: dict[str, tuple[int, ...]],
+    def __init__(self, tokenizer: Tokenizer, items: dict[str, Item], docs: Docs,
+                 postings: dict[str, Postings], phrases: dict[str, tuple[int, ...]],
                  keywords: dict[str, tuple[int, ...]]) -> None:
         self.tokenizer = tokenizer
         self.items = items
@@ -264,13 +268,16 @@ class Index:
         self._phrases = phrases  # normalized titles, questions, labels -> documents
         self._keywords = keywords  # normalized item keywords -> item documents
         self.years = frozenset(year for years in docs.years for year in years)
+        self._stated: dict[str, frozenset[int]] = {}  # years named in summaries (_years_of)
 
     @classmethod
     def build(cls, items: Iterable[Item], tokenizer: Tokenizer) -> Index:
         """Index every item and every fact; BM25 weights are computed here, once.
 
-        The cyclic garbage collector pauses meanwhile: the index makes many long-lived
-        objects and no cycles, and collections would only rescan them (a fifth of the time).
+        content/indexing.py builds; the tokenizer's TermCache keeps each item's terms, so a
+        rebuild after an edit tokenizes only the items whose text changed. The cyclic garbage
+        collector pauses meanwhile: the index makes many long-lived objects and no cycles, and
+        collections would only rescan them.
         """
         enabled = gc.isenabled()
         gc.disable()
@@ -282,13 +289,11 @@ class Index:
 
     @classmethod
     def _build(cls, items: Iterable[Item], tokenizer: Tokenizer) -> Index:
-        builder = _Builder(tokenizer)
-        for item in items:
-            builder.add(item)
-        docs = builder.docs
-        return cls(tokenizer, builder.items, docs, _weigh(builder.raw, docs.lengths),
-                   {key: _listing(value) for key, value in builder.phrases.items() if key},
-                   {key: _listing(value) for key, value in builder.keywords.items() if key})
+        scheme = Scheme(_documents, GRAM, K1, B, HEAD_POSTINGS, GRAM_HEAD_POSTINGS)
+        built = build(items, tokenizer, scheme)
+        return cls(tokenizer, built.items, built.docs, built.postings,
+                   {key: _listing(value) for key, value in built.phrases.items() if key},
+                   {key: _listing(value) for key, value in built.keywords.items() if key})
 
     def stats(self) -> dict[str, int]:
         return {"docs": len(self._docs.ids), "terms": len(self._postings),
@@ -307,17 +312,58 @@ class Index:
 
         - "answer": the query equals a title, question or fact label of one item (after
           normalization), or the best item scores LEAD_RATIO times the next; hits[0] answers.
-        - "choose": several items score within CHOOSE_RATIO of the best: up to 3 hits.
-        - "none": the best falls short of MIN_SCORE or MIN_COVERAGE (hits, if any, are loose
-          suggestions, never an answer); or, reason "year", the query names a year and what
-          matches is about other years (hits are then those other-year matches).
+        - "choose": several items score within CHOOSE_RATIO of the best: up to 3 hits; or the
+          answer is a fact and other facts of its item score nearly as much (SIBLING_RATIO)
+          and cover as much of the query: those facts; or a figure asked "now" (现在还剩几个):
+          the content's figures are of their own years, so they are offered, not asserted.
+        - "none": the best falls short of MIN_SCORE or MIN_COVERAGE (FIGURE_COVERAGE for a
+          figure question; hits, if any, are loose suggestions, never an answer); or, reason
+          "year", the query names a year and what matches is about other years (hits are
+          then those other-year matches).
         An item and its own facts are one candidate: hits[0] is the item's best fact when the
-        query asks for a figure (多少, 几, 谁, 什么时候 ...), otherwise the item itself.
-        A query equal to an item keyword multiplies that item's score by EXACT_BOOST.
+        query asks for a figure (多少, 几, 谁, 什么时候, 三十件是吧 ...), otherwise the item
+        itself; across items a figure question prefers facts (FIGURE_FACT_BOOST).
+        A query equal to an item keyword multiplies that item's score by EXACT_BOOST; a query
+        naming a year prefers that year's documents to year-neutral ones (YEAR_BOOST).
         """
         normalized = normalize_query(query)
-        years = extract_years(query)
+        figure = FIGURE.search(normalized) is not None
+        now = _now(normalized, figure)
+        years = extract_years(query) | now
         terms = self.tokenizer.query_terms(normalized, years) if normalized else {}
+        ranked, exact = self._ranked(normalized, terms, figure)
+        result = _Result(normalized, years, exact=bool(exact))
+        if years and ranked:
+            kept = [(doc, score) for doc, score in ranked
+                    if not (own := self._years_of(doc, figure)) or years.intersection(own)]
+            if self._wrong_year(years, figure, ranked, kept):
+                return result.make("none", self._hits(ranked, figure, limit), "year")
+            ranked = self._year_boosted(kept)
+        hits = self._hits(ranked, figure, max(limit, 3))
+        if not hits:
+            return result.make("none", hits)
+        best = hits[0].hit.score
+        if {self._docs.slugs[doc] for doc in exact} == {hits[0].hit.slug}:
+            return result.make("answer", hits[:limit])
+        least = FIGURE_COVERAGE if figure else MIN_COVERAGE
+        if best < MIN_SCORE or self._clause_coverage(query, years, terms,
+                                                      hits[0].best_doc, least) < least:
+            return result.make("none", hits[:limit])
+        if len(hits) == 1 or (self._evidence(hits[0], figure)
+                              >= LEAD_RATIO * self._evidence(hits[1], figure)):
+            facts = self._sibling_facts(hits[0], terms)
+            if len(facts) > 1:
+                return result.make("choose", facts[:3])
+            if not now:
+                return result.make("answer", facts + hits[1:limit])
+        close = [hit for hit in hits[:3] if hit.hit.score >= CHOOSE_RATIO * best]
+        return result.make("choose", close)
+
+    def _ranked(self, normalized: str, terms: dict[str, float], figure: bool = False
+                ) -> tuple[list[tuple[int, float]], Iterable[int]]:
+        """The CANDIDATES best (document, score), exact phrases and item keywords boosted,
+        and for a figure question facts (FIGURE_FACT_BOOST); and the documents whose title,
+        question or label the query equals."""
         scores = self._score(terms)
         exact = _among(self._phrases.get(normalized, ()), scores)
         boosted = EXACT_BOOST * max(MIN_SCORE, max(scores.values(), default=0.0))
@@ -325,28 +371,11 @@ class Index:
         for doc in _among(self._keywords.get(normalized, ()), scores):
             scores[doc] = EXACT_BOOST * max(MIN_SCORE, scores.get(doc, 0.0))
         ranked = [(doc, score) for score, doc in _best(CANDIDATES, scores)]
-        figure = FIGURE.search(normalized) is not None
-        result = _Result(normalized, years, exact=bool(exact))
-        if years and ranked:
-            doc_years = self._docs.years
-            kept = [pair for pair in ranked
-                    if not doc_years[pair[0]] or years.intersection(doc_years[pair[0]])]
-            if self._wrong_year(years, figure, ranked, kept):
-                return result.make("none", self._hits(ranked, figure, limit), "year")
-            ranked = kept
-        hits = self._hits(ranked, figure, max(limit, 3))
-        if not hits:
-            return result.make("none", hits)
-        best = hits[0].hit.score
-        if {self._docs.slugs[doc] for doc in exact} == {hits[0].hit.slug}:
-            return result.make("answer", hits[:limit])
-        if best < MIN_SCORE or self._clause_coverage(query, years, terms,
-                                                      hits[0].best_doc) < MIN_COVERAGE:
-            return result.make("none", hits[:limit])
-        if len(hits) == 1 or best >= LEAD_RATIO * hits[1].hit.score:
-            return result.make("answer", hits[:limit])
-        close = [hit for hit in hits[:3] if hit.hit.score >= CHOOSE_RATIO * best]
-        return result.make("choose", close)
+        if not figure:
+            return ranked, exact
+        facts = self._docs.facts
+        return sorted(((doc, score * FIGURE_FACT_BOOST if facts[doc] is not None else score)
+                       for doc, score in ranked), key=lambda pair: -pair[1]), exact
 
     def _score(self, terms: dict[str, float]) -> dict[int, float]:
         """Each document's sum of its postings' weights for the query's terms.
@@ -378,6 +407,19 @@ class Index:
             exact[doc] = total
         return exact
 
+    def _years_of(self, doc: int, figure: bool) -> Iterable[int]:
+        """The years a document is about; for a figure question, a year-neutral item that
+        names years in its summary (贫困标准: 2010年不变价 … 2016年为2952元) states its
+        figures for those years only."""
+        own = self._docs.years[doc]
+        if own or not figure or self._docs.facts[doc] is not None:
+            return own
+        slug = self._docs.slugs[doc]
+        stated = self._stated.get(slug)
+        if stated is None:
+            stated = self._stated[slug] = frozenset(extract_years(self.items[slug].summary))
+        return stated
+
     def _wrong_year(self, years: set[int], figure: bool, ranked: list, kept: list) -> bool:
         """The query's years are not what the matches are about: the best match is of another
         year, and the question asks for a figure or what is left is much weaker
@@ -397,11 +439,44 @@ class Index:
             doc = _representative(members, docs.facts, figure)
             hit = Hit(docs.ids[doc], docs.slugs[doc], docs.facts[doc], members[0][1],
                       docs.titles[doc])
-            hits.append(_Hit(hit, members[0][0]))
+            own = next(score for member, score in members if member == doc)
+            rivals = () if docs.facts[doc] is None else tuple(
+                (member, score) for member, score in members
+                if member != doc and docs.facts[member] is not None
+                and score >= SIBLING_RATIO * own)
+            hits.append(_Hit(hit, members[0][0], ((doc, own), *rivals)))
         return hits
 
+    def _year_boosted(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """After the year guard: documents of a year (the asked one) before year-neutral ones
+        scoring about as much (YEAR_BOOST)."""
+        years = self._docs.years
+        return sorted(((doc, score * YEAR_BOOST if years[doc] else score)
+                       for doc, score in ranked), key=lambda pair: -pair[1])
+
+    def _evidence(self, hit: _Hit, figure: bool) -> float:
+        """A hit's score without FIGURE_FACT_BOOST: the boost orders a figure question's
+        hits, it is no evidence that one of them leads (see LEAD_RATIO)."""
+        if figure and self._docs.facts[hit.best_doc] is not None:
+            return hit.hit.score / FIGURE_FACT_BOOST
+        return hit.hit.score
+
+    def _sibling_facts(self, top: _Hit, terms: dict[str, float]) -> list[_Hit]:
+        """The answer's fact, or the facts of its item scoring nearly as much (SIBLING_RATIO):
+        the one that covers the most of the query when that settles it, else all of them,
+        best covered first (the subscriber then chooses)."""
+        if len(top.facts) == 1:
+            return [top]
+        docs = self._docs
+        covered = sorted(((round(self._coverage(terms, doc, asked=True), 2), score, doc)
+                          for doc, score in top.facts), reverse=True)
+        found = [_Hit(Hit(docs.ids[doc], docs.slugs[doc], docs.facts[doc], score,
+                          docs.titles[doc]), doc, ((doc, score),))
+                 for _, score, doc in covered]
+        return found if covered[0][0] == covered[1][0] else found[:1]
+
     def _clause_coverage(self, query: str, years: set[int], terms: dict[str, float],
-                         doc: int) -> float:
+                         doc: int, least: float = MIN_COVERAGE) -> float:
         """The coverage of the whole query, or of its best clause when it has several.
 
         People often tell their situation first and ask last ("我在外地打工 家里就老娘一个人
@@ -409,7 +484,7 @@ class Index:
         question's clause is. A one-clause question is judged whole, so an unknown place or
         topic in it still means "none"."""
         whole = self._coverage(terms, doc)
-        if whole >= MIN_COVERAGE:
+        if whole >= least:
             return whole
         clauses = [part for part in CLAUSE_BREAK.split(query) if len(part.strip()) >= 2]
         if len(clauses) < 2:
@@ -422,18 +497,44 @@ class Index:
                 best = max(best, self._coverage(own, doc) if own else 0.0)
         return best
 
-    def _coverage(self, terms: dict[str, float], doc: int) -> float:
+    def _coverage(self, terms: dict[str, float], doc: int, asked: bool = False) -> float:
         """The idf-weighted share of the query's words (bigrams when it has none) that a
-        document contains; a word the index has never seen counts as the rarest."""
-        words = {term: weight for term, weight in terms.items() if term[0] != GRAM} or terms
+        document contains; a word the index has never seen counts as the rarest. The count
+        a question asks for (个数 of 几个) says what kind of answer, not what about: left out,
+        unless `asked` (to choose between facts of one item)."""
+        words = {term: weight for term, weight in terms.items()
+                 if term[0] != GRAM and (asked or term not in COUNT_TERMS)} or terms
         rarest = math.log(1 + (len(self._docs.ids) + 0.5) / 1.5)
         total = matched = 0.0
         for term, weight in words.items():
-            postings = self._postings.get(term)
-            total += weight * (rarest if postings is None else postings.idf)
-            if postings is not None and postings.weight(doc):
-                matched += weight * postings.idf
+            idf, found = self._presence(term, doc, rarest)
+            if not found and term[0].isdigit():
+                continue  # a number the answer lacks (两个公众号) is no topic it misses
+            total += weight * idf
+            matched += weight * idf if found else 0.0
         return matched / total if total else 0.0
+
+    def _presence(self, term: str, doc: int, rarest: float) -> tuple[float, bool]:
+        """A query word's idf and whether the document says it: as a word, or (bodies and
+        source sentences are indexed by bigrams only) as all of its bigrams. A word that is
+        no indexed word weighs as its rarest bigram, or as the rarest term when the content
+        never has one of its bigrams (贵州, a place the content never names)."""
+        postings = self._postings.get(term)
+        if postings is not None and postings.weight(doc):
+            return postings.idf, True
+        if not CJK_RUN.fullmatch(term):
+            return (rarest if postings is None else postings.idf), False
+        grams = [self._postings.get(GRAM + term[i : i + 2]) for i in range(len(term) - 1)]
+        if postings is None:
+            postings = None if None in grams else max(grams, key=lambda gram: gram.idf)
+        idf = rarest if postings is None else postings.idf
+        return idf, None not in grams and all(gram.weight(doc) for gram in grams)
+
+
+def _now(normalized: str, figure: bool) -> set[int]:
+    """This year, when a figure question asks what it is now (现在还剩几个): the content's
+    figures are of their own years."""
+    return {date.today().year} if figure and NOW.search(normalized) else set()
 
 
 def _listing(docs: list[int]) -> tuple[int, ...] | frozenset[int]:
@@ -468,6 +569,7 @@ def _accumulate(scores: dict[int, float], ids: array, weights: array, factor: fl
 class _Hit:
     hit: Hit
     best_doc: int  # the document (item or fact) that earned the item's score
+    facts: tuple[tuple[int, float], ...] = ()  # a fact hit's (doc, score), then close siblings
 
 
 def _representative(members: list[tuple[int, float]], facts: list[str | None],
@@ -492,78 +594,6 @@ def _documents(item: Item) -> Iterator[tuple[Fact | None, list[Field]]]:
         yield fact, [(fact.label, TITLE_WEIGHT, EXACT),
                      *((keyword, KEYWORD_WEIGHT, MIXED) for keyword in fact.keywords),
                      (fact.value, SUMMARY_WEIGHT, SHORT), (fact.sentence, SENTENCE_WEIGHT, LONG)]
-
-
-@dataclass(slots=True)
-class _Builder:
-    """What Index.build collects, item by item."""
-
-    tokenizer: Tokenizer
-    items: dict[str, Item] = field(default_factory=dict)
-    docs: _Docs = field(default_factory=_Docs)
-    raw: dict[str, tuple[array, array]] = field(default_factory=dict)  # term: docs, counts
-    phrases: dict[str, list[int]] = field(default_factory=dict)
-    keywords: dict[str, list[int]] = field(default_factory=dict)
-    memo: dict[str, list[str]] = field(default_factory=dict)  # see Tokenizer.document_terms
-
-    def add(self, item: Item) -> None:
-        self.items[item.slug] = item
-        documents = list(_documents(item))
-        texts = iter(normalize_texts([text for _, fields in documents for text, _, _ in fields]))
-        for fact, fields in documents:
-            own = [next(texts) for _ in fields]
-            number = self.docs.add(item, fact, self._count(fields, own, len(self.docs.ids)))
-            for (_, _, kind), normalized in zip(fields, own, strict=True):
-                if kind in (EXACT, KEYWORD):
-                    into = self.phrases if kind == EXACT else self.keywords
-                    into.setdefault(query_form(normalized), []).append(number)
-
-    def _count(self, fields: list[Field], texts: list[str], doc: int) -> float:
-        """Add a document's weighted term counts to the postings; return its length (the
-        weighted number of its terms). Counting runs in C (Counter); the long fields, whose
-        bigrams are most of the postings, are scaled in one comprehension."""
-        counts: dict[str, float] = {}
-        length = 0.0
-        for (_, weight, kind), text in zip(fields, texts, strict=True):
-            terms = (_all_grams(text) if kind == LONG
-                     else self.tokenizer.document_terms(text, kind != SHORT, self.memo))
-            if not terms:
-                continue
-            length += weight * len(terms)
-            field_counts = Counter(terms)
-            if not counts:
-                counts = {term: n * weight for term, n in field_counts.items()}
-                continue
-            get = counts.get
-            for term, n in field_counts.items():
-                counts[term] = get(term, 0.0) + n * weight
-        raw, intern = self.raw, sys.intern
-        for term, count in counts.items():
-            postings = raw.get(term)
-            if postings is None:
-                raw[intern(term)] = postings = (array("I"), array("f"))
-            postings[0].append(doc)
-            postings[1].append(count)
-        return length
-
-
-def _weigh(raw: dict[str, tuple[array, array]], lengths: list[float]) -> dict[str, _Postings]:
-    """BM25 weight of every posting: idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg))."""
-    total = len(lengths)
-    average = (sum(lengths) / total if total else 0.0) or 1.0
-    norms = [K1 * (1 - B + B * length / average) for length in lengths]
-    postings = {}
-    for term, (ids, counts) in raw.items():
-        idf = math.log(1 + (total - len(ids) + 0.5) / (len(ids) + 0.5))
-        weights = array("f", [idf * count * (K1 + 1) / (count + norms[doc])
-                              for doc, count in zip(ids, counts, strict=True)])
-        size = GRAM_HEAD_POSTINGS if term[0] == GRAM else HEAD_POSTINGS
-        head = None
-        if len(ids) > size:
-            best = sorted(heapq.nlargest(size, range(len(ids)), key=weights.__getitem__))
-            head = (array("I", [ids[at] for at in best]), array("f", [weights[at] for at in best]))
-        postings[term] = _Postings(ids, weights, idf, head)
-    return postings
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,11 +46,28 @@ def test_numerals_that_are_quantities_or_years_become_digits(raw, expected):
         "两不愁三保障", "一高一低一无", "五公开", "三保障", "一把手", "第一批", "第一新闻发言人",
         "第十五条", "十三五规划", "一次性补助", "一起", "一村一品", "一家人", "六个精准",
         "五个一批", "三五年", "千万不要", "万一", "周一", "看一下", "统一", "百分之",
+        "同一份文件", "唯一一个", "舆情这一块",
     ],
 )
 def test_set_phrases_and_non_quantities_keep_their_numerals(phrase):
     assert convert_numerals(phrase) == phrase
     assert normalize_text(phrase) == phrase
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("降到百分之三以下", "降到3%以下"),
+        ("百分之六十", "60%"),
+        ("百分之二点五", "2.5%"),
+        ("百分之3", "3%"),
+        ("二十七点六万", "27.6万"),
+        ("百分之百", "百分之百"),  # not a figure
+        ("十点三十分", "十点30分"),  # a time, not a decimal
+    ],
+)
+def test_percentages_and_spoken_decimals_become_digits(raw, expected):
+    assert convert_numerals(raw) == expected
 
 
 def test_traditional_input_becomes_simplified():

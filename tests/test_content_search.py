@@ -234,8 +234,15 @@ def test_the_asked_year_or_none_keeps_the_answer(index):
 
 
 def test_year_neutral_items_answer_any_year(index):
-    assert answer(index, "2020年贫困线是多少") == "poverty-line"
     assert answer(index, "2019年贫困县摘帽标准") == "county-exit"
+    assert answer(index, "2010年贫困线是多少") == "poverty-line"
+
+
+def test_a_figure_of_a_year_its_summary_does_not_name_is_none(index):
+    # the poverty line's summary states the 2010 figure; 2020's is not in the content
+    result = index.search("2020年贫困线是多少")
+    assert (result.confidence, result.reason) == ("none", "year"), result
+    assert result.hits[0].doc_id == "poverty-line"  # what there is, for the reply
 
 
 def test_traditional_and_typo_variants_find_the_item(index):
@@ -357,4 +364,8 @@ def test_real_content_knows_its_years(real_index):
     assert 2018 in real_index.years
     result = real_index.search("2019年网站发布了多少信息")
     assert (result.confidence, result.reason) == ("none", "year")
+    # the poverty line is stated for 2010 (base) and 2016 only
+    result = real_index.search("2019年的贫困线是多少")
+    assert (result.confidence, result.reason) == ("none", "year")
+    assert real_index.search("2016年的贫困线是多少钱").hits[0].slug == "criteria-poverty-line"
     assert real_index.search("今天天气怎么样").confidence == "none"

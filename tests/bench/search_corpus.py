@@ -9,7 +9,8 @@ real one. Keywords are drawn whole from the real keywords, by frequency; fact co
 categories follow the real items'.
 
 Deterministic: `corpus(n)` is the 43 real items followed by the first n - 43 synthetic items of
-one seeded stream, so each size's corpus is a prefix of the next one's.
+one seeded stream, so each size's corpus is a prefix of the next one's. `edited` copies a corpus
+with a share of its items edited (a rebuild after staff edits).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import random
 import re
 from bisect import bisect
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from content.model import Catalog, Fact, Item
@@ -117,6 +118,19 @@ class Generator:
                 gc.enable()
         return self._cache[:count]
 
+    def edited(self, items: list[Item], share: float, seed: int) -> list[Item]:
+        """`items` with `share` of them edited as staff edit one: a new body and one typical
+        question rewritten (drawn from a stream of their own: `corpus` stays the same)."""
+        rng = random.Random(f"{self.seed}-edit-{seed}")
+        out = list(items)
+        for at in rng.sample(range(len(out)), max(1, round(share * len(out)))):
+            item = out[at]
+            questions = list(item.questions) or [""]
+            questions[rng.randrange(len(questions))] = self._text("question", rng=rng)
+            out[at] = replace(item, body=self._text("body", rng=rng),
+                              questions=tuple(dict.fromkeys(questions)))
+        return out
+
     def words(self) -> Counter:
         """Every real word (Chinese) with its count, over all the fields sampled from."""
         return self.all_words
@@ -153,9 +167,10 @@ class Generator:
                     year=template.year if rng.random() < 0.7 else rng.choice(self.item_years),
                     keywords=keywords)
 
-    def _text(self, kind: str, number: str | None = None) -> str:
+    def _text(self, kind: str, number: str | None = None,
+              rng: random.Random | None = None) -> str:
         """A real text of this kind with most of its Chinese words replaced by sampled ones."""
-        rng = self._rng
+        rng = rng or self._rng
         template = rng.choice(self.templates[kind])
         vocabulary = self.vocabulary[kind]
         out = list(template.words)

@@ -32,6 +32,7 @@ class Case:
     expected: str  # "slug", "slug#fact" or "none"
     accept_item: bool = False
     style: str = ""
+    batch: str = ""  # questions written together after a round of changes (r2a ...)
 
 
 @dataclass
@@ -50,7 +51,8 @@ class Outcome:
 def load_cases(path: Path = QUERIES) -> list[Case]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [Case(str(entry["q"]), str(entry["expect"]), bool(entry.get("accept_item", False)),
-                 str(entry.get("style", ""))) for entry in data["queries"]]
+                 str(entry.get("style", "")), str(entry.get("batch", "")))
+            for entry in data["queries"]]
 
 
 def matches(expected: str, doc_id: str, accept_item: bool) -> bool:
@@ -107,6 +109,10 @@ def main() -> int:
     for style in styles:
         group = [o for o in outcomes if o.case.style == style]
         print(f"  {style:14} {sum(o.correct for o in group)}/{len(group)}")
+    for batch in sorted({o.case.batch for o in outcomes if o.case.batch}):
+        group = [o for o in outcomes if o.case.batch == batch]
+        print(f"  batch {batch:8} {sum(o.correct for o in group)}/{len(group)}"
+              f" (confident-wrong {sum(o.confident_wrong for o in group)})")
     print(f"questions: {len(outcomes)}  top-1: {top1:.1%} (min {MIN_TOP1:.0%})  "
           f"answered outright and right: {answered:.1%}  "
           f"confident-wrong: {wrong:.1%} (max {MAX_CONFIDENT_WRONG:.0%})")
