@@ -54,7 +54,7 @@ def pick_choice(msg: Incoming, ctx):
 
 def _picked(msg: Incoming) -> int | None:
     menu_id = msg.fields.get("bizmsgmenuid")
-    if isinstance(menu_id, str) and menu_id.strip().isdigit():
+    if isinstance(menu_id, str) and re.fullmatch(r"[0-9]{1,9}", menu_id.strip()):
         return int(menu_id.strip())
     found = _PICK.match(msg.normalized)
     if found is None:

@@ -8,6 +8,7 @@ that fails or runs past the budget still leaves a logged message and a reply.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sqlite3
 import time
@@ -28,6 +29,7 @@ from bot.wechat.replies import plain_text, render
 log = logging.getLogger("hotline.webhook")
 blueprint = Blueprint("wechat", __name__)
 SUCCESS = "success"
+PLAIN_NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
 APOLOGY = "抱歉，系统暂时忙不过来。您的消息已经记下，我们会尽快回复您。"
 
 
@@ -77,13 +79,17 @@ def verify_server(name: str | None) -> Response:
 def receive(name: str | None) -> Response:
     account = _account(name)
     runtime = _runtime()
-    request.max_content_length = runtime.settings.max_body_bytes
+    limit = runtime.settings.max_body_bytes
+    # One byte over: werkzeug ends a streamed (chunked) body at the limit without an error.
+    request.max_content_length = limit + 1
     refused = _check_signature(account)
     if refused is not None:
         return refused
     try:
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
+        body = None
+    if body is None or len(body) > limit:
         return _refuse(413, "body too large", account)
     safe_mode = request.args.get("encrypt_type", "raw").lower() == "aes"
     try:
@@ -98,7 +104,8 @@ def receive(name: str | None) -> Response:
     if not xml:
         return Response(SUCCESS, mimetype="text/plain")
     if crypto is not None:
-        xml = crypto.encrypt(xml, request.args.get("nonce") or secrets.token_hex(8))
+        nonce = request.args.get("nonce", "")  # echoed into the reply's XML: only if plain
+        xml = crypto.encrypt(xml, nonce if PLAIN_NONCE.fullmatch(nonce) else secrets.token_hex(8))
     return Response(xml, mimetype="application/xml")
 
 
