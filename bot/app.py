@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
 
+import redis
 from flask import Flask, Response, current_app
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import console, pages, simulator
 from bot.config import Settings
+from bot.db import utcnow
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.proxy import TrustedProxy
 from bot.runtime import Runtime, build_runtime
+from bot.services.case_metrics import case_counts
 from bot.wechat import webhook
 
 log = logging.getLogger("hotline")
@@ -40,6 +47,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(pages.blueprint)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/metrics", "metrics", _metrics)
+    app.wsgi_app = _RequestMetrics(app.wsgi_app, runtime.metrics)
+    app.wsgi_app = TrustedProxy(app.wsgi_app, settings.trusted_proxies)
     if settings.simulator:
         simulator.register(app)
         log.info("simulator on: fake WeChat API at /sim/api/, subscriber at /sim/")
@@ -51,14 +60,63 @@ def _runtime() -> Runtime:
 
 
 def _healthz() -> Response:
+    """200 when the database (and Redis, when configured) answer; 503 and which one not."""
+    runtime, problems = _runtime(), []
     try:
-        with _runtime().engine.connect() as conn:
+        with runtime.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
-        log.warning("healthz: database unreachable: %s", exc)
-        return Response("database unreachable\n", status=503, mimetype="text/plain")
+        log.warning("healthz: database unreachable: %s", type(exc).__name__)
+        problems.append("database unreachable")
+    if runtime.settings.redis_url:
+        try:
+            client = redis.Redis.from_url(runtime.settings.redis_url, socket_timeout=1,
+                                          socket_connect_timeout=1)
+            client.ping()
+            client.close()
+        except redis.RedisError as exc:
+            log.warning("healthz: redis unreachable: %s", type(exc).__name__)
+            problems.append("redis unreachable")
+    if problems:
+        return Response("\n".join(problems) + "\n", status=503, mimetype="text/plain")
     return Response("ok\n", mimetype="text/plain")
 
 
+class _RequestMetrics:
+    """Counts and times every request by route: the URL rule (`/wechat/<name>`), never the raw
+    path, so no openid or slug becomes a label; a request no rule matched is "unmatched".
+    A WSGI wrapper reading werkzeug's request from the environ: no Flask context lookups,
+    which cost microseconds each on the webhook's path."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    def __call__(self, environ, start_response):
+        started, seen = time.perf_counter(), []
+
+        def keep_status(status: str, headers, exc_info=None):
+            # Flask calls this while its request is still in the environ (it drops it after)
+            seen.append((status, getattr(environ.get("werkzeug.request"), "url_rule", None)))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, keep_status)
+        finally:
+            status, rule = seen[-1] if seen else ("500", None)
+            self.metrics.observe_request(
+                "unmatched" if rule is None else rule.rule, environ.get("REQUEST_METHOD", ""),
+                int(status[:3]), time.perf_counter() - started)
+
+
 def _metrics() -> Response:
-    return Response(_runtime().metrics.render(), mimetype="text/plain; version=0.0.4")
+    """Prometheus text. The case figures are read now; a database that fails leaves them
+    out (and is counted) rather than failing the scrape."""
+    runtime = _runtime()
+    try:
+        with runtime.sessionmaker() as session:
+            cases, overdue = case_counts(session, utcnow().date())
+    except SQLAlchemyError as exc:
+        log.warning("metrics: case figures unavailable: %s", type(exc).__name__)
+        runtime.metrics.incr("metrics_errors", source="cases")
+        cases, overdue = None, None
+    return Response(runtime.metrics.render(cases, overdue), content_type=CONTENT_TYPE)

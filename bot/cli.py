@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -15,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from werkzeug.serving import run_simple
 
-from bot import migrate
+from bot import migrate, scheduler
 from bot.app import create_app
+from bot.cli_push import push_group, scheduler_command
 from bot.config import ConfigError, Settings
 from bot.models import Case
 from bot.models.staff import ROLES
 from bot.runtime import build_router, build_runtime
-from bot.services import case_flow, delivery
+from bot.services import case_flow, delivery, report_text, report_xlsx
 from bot.services import cases as case_service
 from bot.services import content as content_service
 from bot.services import report as report_service
@@ -48,8 +50,13 @@ def _app_factory():
              add_version_option=False, load_dotenv=False)
 def cli() -> None:
     """扶贫热线 (Fupin Hotline): WeChat webhook, staff console, simulator and scheduler."""
+
     logging.basicConfig(level=os.environ.get("HOTLINE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(push_group)
+cli.add_command(scheduler_command)
 
 
 @cli.command(with_appcontext=False)
@@ -72,7 +79,15 @@ def serve(host: str, port: int) -> None:
     click.echo(f"  工作台 (staff console): {base}/console/  "
                "(first account: .venv/bin/hotline user add NAME --role admin)")
     click.echo(f"  health: {base}/healthz")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    stop = threading.Event()
+    if not settings.production:  # the embedded default: the scheduler runs in this process
+        threading.Thread(target=scheduler.run, args=(app.extensions["hotline"], stop),
+                         name="scheduler", daemon=True).start()
+        click.echo("  调度器 (scheduler): in this process (production: hotline scheduler)")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        stop.set()
 
 
 def _display(host: str) -> str:
@@ -342,20 +357,28 @@ def report() -> None:
 
 
 @report.command("annual", with_appcontext=False)
-@click.option("--year", type=click.IntRange(2000, 2100), required=True)
-def report_annual(year: int) -> None:
-    """Table 3 (requests received and handled) counted from the 依申请公开 cases, with the
-    check 一 + 二 = 三（七） + 四."""
+@click.option("--year", type=click.IntRange(report_service.YEAR_MIN, report_service.YEAR_MAX),
+              required=True)
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, writable=True,
+                                                     path_type=Path),
+              help="Also write the report as an XLSX workbook to this file.")
+def report_annual(year: int, xlsx_path: Path | None) -> None:
+    """The annual disclosure report: Table 3 (requests received and handled, with the check
+    一 + 二 = 三（七） + 四), Table 4 (reviews and lawsuits), the narrative figures and the
+    knowledge items disclosed; exits 1 when Table 3 does not balance."""
     runtime = build_runtime(_settings())
     try:
         with runtime.sessionmaker() as session:
-            table = report_service.table3(session, year)
+            annual = report_service.annual(session, year)
     finally:
         runtime.close()
-    click.echo(f"{year}年 三、收到和处理政府信息公开申请情况（表三）")
-    click.echo("\t".join(["", *report_service.COLUMNS, "总计"]))
-    for label, values in table.rows():
-        click.echo("\t".join([label, *map(str, values)]))
-    click.echo("核对 一+二=三（七）+四：" + ("相符" if table.balanced else "不符"))
-    if not table.balanced:
+    for line in report_text.text_lines(annual):
+        click.echo(line)
+    if xlsx_path is not None:
+        try:
+            xlsx_path.write_bytes(report_xlsx.workbook(annual))
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {xlsx_path}: {exc}") from exc
+        click.echo(f"workbook written to {xlsx_path}")
+    if not annual.table3.balanced:
         raise SystemExit(1)

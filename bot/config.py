@@ -43,6 +43,7 @@ class Account:
     type: str = "service"
     title: str = ""
     case_template: str = ""  # template id of "your message has an answer" (service accounts)
+    push_template: str = ""  # template id of "newly disclosed" notices (service accounts)
 
     @property
     def webhook_path(self) -> str:
@@ -69,6 +70,9 @@ class Settings:
     api_timeout: float = 5.0
     instance_path: str = "instance"
     case_deadlines: Mapping[str, int] = field(default_factory=dict)  # working days per class
+    trusted_proxies: tuple[str, ...] = ()  # X-Forwarded-* believed only from these
+    push_lease: float = 120.0  # seconds a scheduler may hold a push it is sending
+    scheduler_tick: float = 15.0  # seconds between the scheduler's looks at the outbox
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -150,6 +154,10 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         api_timeout=_number(env, "WECHAT_API_TIMEOUT", 5.0),
         instance_path=instance,
         case_deadlines=_deadlines(env.get("HOTLINE_CASE_DEADLINES", "")),
+        push_lease=_number(env, "HOTLINE_PUSH_LEASE", 120.0),
+        trusted_proxies=tuple(ip.strip() for ip in env.get("HOTLINE_PROXY_IPS", "").split(",")
+                              if ip.strip()),
+        scheduler_tick=_number(env, "HOTLINE_SCHEDULER_TICK", 15.0),
     )
     if mode == "production":
         check_production(settings)
@@ -191,6 +199,7 @@ def _default_account(env: Mapping[str, str], has_credentials: bool) -> Account:
         type=kind,
         title=env.get("HOTLINE_ACCOUNT_TITLE", ""),
         case_template=env.get("WECHAT_CASE_TEMPLATE_ID", ""),
+        push_template=env.get("WECHAT_PUSH_TEMPLATE_ID", ""),
     )
     _check_aes(account, "WECHAT_AES_KEY")
     return account
@@ -226,6 +235,7 @@ def load_accounts_file(path: Path) -> list[Account]:
             type=kind,
             title=str(entry.get("title", "")),
             case_template=str(entry.get("case_template", "")),
+            push_template=str(entry.get("push_template", "")),
         )
         _check_aes(account, where)
         accounts.append(account)

@@ -149,7 +149,8 @@ class Runtime:
                 account = self.settings.account(account_name)
                 if account is None:
                     raise KeyError(f"no account named {account_name!r}")
-                self._apis[account_name] = WeChatAPI(self.settings, account, self.engine)
+                self._apis[account_name] = WeChatAPI(self.settings, account, self.engine,
+                                                     metrics=self.metrics)
             return self._apis[account_name]
 
     def close(self) -> None:

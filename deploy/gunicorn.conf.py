@@ -3,11 +3,16 @@
 Two sync workers per two cores; the app (and with it jieba and the search index) is loaded in
 the master before forking and frozen out of the garbage collector, so workers share its pages.
 Run `hotline db upgrade` before starting: workers never create tables.
+
+Metrics: each process writes its counters to files in HOTLINE_METRICS_DIR (emptied here at
+start) and `/metrics` sums them, whichever worker answers the scrape. prometheus_client reads
+PROMETHEUS_MULTIPROC_DIR when it is imported, so it is set here, before the app is loaded.
 """
 
 from __future__ import annotations
 
 import gc
+import glob
 import multiprocessing
 import os
 
@@ -23,6 +28,21 @@ max_requests_jitter = 10_000
 accesslog = os.environ.get("HOTLINE_ACCESS_LOG") or None
 forwarded_allow_ips = os.environ.get("HOTLINE_PROXY_IPS", "127.0.0.1")
 wsgi_app = "bot.wsgi:app"
+
+
+def _metrics_directory() -> str:
+    """HOTLINE_METRICS_DIR (default: <instance>/metrics), made and emptied of the last run's
+    files; on a reload (SIGHUP re-reads this file) the files are kept."""
+    path = os.path.abspath(os.environ.get("HOTLINE_METRICS_DIR") or os.path.join(
+        os.environ.get("HOTLINE_INSTANCE_PATH") or "instance", "metrics"))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != path:
+        os.makedirs(path, mode=0o750, exist_ok=True)
+        for stale in glob.glob(os.path.join(path, "*.db")):
+            os.remove(stale)
+    return path
+
+
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_directory()
 
 
 def _runtime(server):
@@ -55,3 +75,9 @@ def post_fork(server, worker) -> None:
     # Each message allocates a few thousand short-lived objects; collecting every 700
     # allocations costs more than it frees here (the frozen master pages are never scanned).
     gc.set_threshold(20000, 20, 20)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its counts stay; its live gauges go

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from handlers import answers, cases, events, fallback
+from handlers import answers, cases, events, fallback, subscriptions
 
-GROUPS = [events.group, cases.group, answers.group, fallback.group]
+GROUPS = [events.group, cases.group, subscriptions.group, answers.group, fallback.group]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.dispatch import HandlerGroup, Incoming, quick
+from bot.services import push_template, pushes
 
 group = HandlerGroup("events")
 
@@ -36,4 +37,31 @@ def welcome_back(msg: Incoming, ctx) -> str:
 @quick
 def farewell(msg: Incoming, ctx) -> None:
     """取消关注：不能再发消息，只记录"""
+    return None
+
+
+@group.event("masssendjobfinish")
+def broadcast_finished(msg: Incoming, ctx) -> None:
+    """群发结果（微信通知）：记入推送历史"""
+    fields = msg.fields
+    counts = {"total": _count(fields.get("TotalCount")), "sent": _count(fields.get("SentCount")),
+              "errors": _count(fields.get("ErrorCount"))}
+    with ctx.transaction() as session:
+        pushes.record_result(session, ctx.account.name, str(fields.get("MsgID", "")).strip(),
+                             str(fields.get("Status", "")).strip(), counts)
+    return None
+
+
+def _count(value: object) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+@group.event("templatesendjobfinish")
+def template_finished(msg: Incoming, ctx) -> None:
+    """模板消息结果（微信通知）：记入推送的送达情况"""
+    fields = msg.fields
+    with ctx.transaction() as session:
+        push_template.record_result(session, str(fields.get("MsgID", "")).strip(),
+                                    str(fields.get("Status", "")).strip())
     return None

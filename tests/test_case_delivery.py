@@ -149,3 +149,19 @@ def test_a_notice_is_delivered_without_asking_for_a_rating(live, runtime, accoun
     texts = sent_texts(live, "oNotice")
     assert any("关于您的留言" in t and "文号" in t for t in texts)
     assert not any("请对编号" in t for t in texts)
+
+
+def test_a_reply_whose_answer_timed_out_is_not_sent_twice(live, runtime, account):
+    phone, number = open_case(live, account, "oSlowApi")
+    runtime.settings = runtime.settings.with_overrides(api_timeout=0.5)
+    runtime._apis.clear()
+    runtime.api("default").token()  # fetched before the slow call
+    requests.post(f"{live.url}/sim/api/_faults", json={
+        "path": "message/custom/send", "delay": 1.5, "count": 1}, timeout=5).raise_for_status()
+    message_id = staff_reply(runtime, number)
+    outcome = delivery.deliver(runtime, message_id)
+    time.sleep(1.5)  # the fake API finishes the send after our client gave up
+    assert outcome.delivery == "failed" and "可能已送达" in outcome.error
+    phone.say("收到了吗")  # the next message does not resend it
+    assert len([t for t in sent_texts(live, "oSlowApi") if "雨露计划" in t]) == 1
+    assert message(runtime, message_id).delivery == "failed"

@@ -27,6 +27,19 @@ ROUTES = [("/console/", "viewer"), ("POST /console/logout", "viewer"),
           ("POST /console/cases/{n}/assign", "supervisor"),
           ("POST /console/cases/{n}/extend", "handler"),
           ("POST /console/cases/{n}/correction", "handler")]
+ROUTES += [("/console/report", "viewer"), ("/console/report.xlsx", "viewer"),
+           ("/console/report/disputes/new", "supervisor"),
+           ("POST /console/report/disputes/new", "supervisor"),
+           ("/console/report/disputes/<dispute_id>", "supervisor")]
+ROUTES += [("/console/pushes", "viewer"), ("/console/pushes/<push_id>", "viewer"),
+           ("POST /console/pushes/create", "supervisor"),
+           ("POST /console/pushes/dismiss", "supervisor"),
+           ("POST /console/pushes/schedules", "supervisor"),
+           ("POST /console/pushes/schedules/<schedule_id>", "supervisor"),
+           ("POST /console/pushes/<push_id>/approve", "supervisor"),
+           ("POST /console/pushes/<push_id>/send-now", "supervisor"),
+           ("POST /console/pushes/<push_id>/cancel", "supervisor"),
+           ("POST /console/pushes/<push_id>/preview", "supervisor")]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 
 from bot.db import Base, make_engine
 from bot.migrate import downgrade, upgrade
+from bot.models.cases import include_object
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -22,7 +23,8 @@ def differences(url: str) -> list:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_object": include_object})
+            return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
 

@@ -1,4 +1,5 @@
-"""The staff console (/console/, Simplified Chinese): people and access, the case inbox.
+"""The staff console (/console/, Simplified Chinese): people and access, the case inbox, the
+knowledge base, the annual report, pushes.
 
 Every view is wrapped by `requires(...)`: anonymous users are sent to the login page, lower
 roles get 403. Forms are Flask-WTF forms (CSRF token on every POST). Sessions are signed
@@ -8,6 +9,7 @@ and SESSION_HOURS in all.
 
 from __future__ import annotations
 
+from bot.console import push_views, report_views  # add their routes to the blueprint
 from bot.console.views import blueprint, register
 
-__all__ = ["blueprint", "register"]
+__all__ = ["blueprint", "push_views", "register", "report_views"]

@@ -25,7 +25,7 @@ from flask import (
 )
 from markupsafe import Markup, escape
 from openpyxl import Workbook
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import select
 
 from bot.console.forms import (
     ActionForm,
@@ -47,6 +47,7 @@ from bot.services import case_flow as flow
 from bot.services import cases as case_service
 from bot.services import content as content_service
 from bot.services import delivery, stats
+from bot.services import inbox as inbox_service
 from bot.services import staff as staff_service
 from bot.services.privacy import mask_name, mask_phone
 from bot.services.report import OUTCOMES
@@ -158,58 +159,64 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-def _filtered(args) -> object:
-    """The cases this user may see, filtered as the inbox's form says."""
-    query = select(Case)
+def _filters(args) -> inbox_service.Filters:
+    """The inbox form's filters, limited to what this user may see (FilterError if bad)."""
+    filters = inbox_service.Filters.from_args(args)
     if g.user.role == "handler":
-        query = query.where(Case.department == g.user.department)
-    state = args.get("state", "")
-    if state in flow.STATES:
-        query = query.where(Case.state == state)
-    case_class = args.get("class", "")
-    if case_class in flow.CLASSES:
-        query = query.where(Case.case_class == case_class)
-    if args.get("overdue") == "1":
-        query = query.where(Case.overdue.is_(True), Case.state.in_(flow.OPEN_STATES))
-    text = args.get("q", "").strip()[:100]
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Case.number.like(pattern, escape="\\"),
-                                Case.description.like(pattern, escape="\\")))
-    return query
+        filters = filters.restricted_to(g.user.department)
+    return filters
+
+
+def _filtered(args) -> object:
+    """The cases this user may see, filtered as the inbox's form says (exports); a bad
+    filter is a 400 that says why."""
+    try:
+        filters = _filters(args)
+    except inbox_service.FilterError as exc:
+        abort(Response(render_template("console/error.html", message=str(exc)), 400))
+    return inbox_service.select_cases(filters, _runtime().engine.dialect.name, utcnow().date())
 
 
 @blueprint.get("/")
 @requires("viewer")
 def inbox():
     args = request.args
-    query = _filtered(args)
-    after = _cursor(args.get("after", ""))
-    if after is not None:  # keyset pagination: fast on any page, with a million cases
-        query = query.where(tuple_(Case.deadline, Case.id) > tuple_(*after))
-    query = query.order_by(Case.deadline, Case.id).limit(PAGE_SIZE + 1)
     today = utcnow().date()
-    with _runtime().sessionmaker() as db:
-        rows = list(db.scalars(query))
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    error, page = "", inbox_service.Page([], None)
+    try:
+        filters = _filters(args)
+    except inbox_service.FilterError as exc:
+        error = str(exc)
+    else:
+        after = _cursor(args.get("after", ""))
+        with _runtime().sessionmaker() as db:  # keyset pages: fast on any page of a million
+            page = inbox_service.page(db, filters, today=today, after=after, size=PAGE_SIZE)
     next_args = None
-    if more:
-        next_args = {**args.to_dict(), "after": f"{rows[-1].deadline.isoformat()}_{rows[-1].id}"}
-    return render_template("console/inbox.html", cases=rows, today=today, states=flow.STATES,
-                           classes=flow.CLASSES, args=args, next_args=next_args,
+    if page.after is not None:
+        next_args = {**args.to_dict(), "after": inbox_service.format_cursor(page.after)}
+    return render_template("console/inbox.html", cases=page.cases, today=today,
+                           states=flow.STATES, classes=flow.CLASSES,
+                           soon_days=inbox_service.SOON_DAYS, args=args, next_args=next_args,
+                           searched_to=page.searched_to, filter_error=error,
                            bulk=BulkForm(formdata=None),
                            can_bulk=RANK[g.user.role] >= RANK["supervisor"],
-                           first_args={k: v for k, v in args.items() if k != "after"})
+                           first_args={k: v for k, v in args.items() if k != "after"}), \
+        400 if error else 200
 
 
 def _cursor(text: str) -> tuple[dt.date, int] | None:
     """The page cursor "2026-12-01_123" (deadline, id of the last row shown); None if bad."""
-    day, _, number = text.partition("_")
-    try:
-        return dt.date.fromisoformat(day), int(number)
-    except ValueError:
-        return None
+    return inbox_service.parse_cursor(text)
+
+
+@blueprint.before_request
+def _refuse_nul_characters():
+    """A NUL in a form value can be stored by no database (PostgreSQL refuses it): the form
+    is sent back as invalid instead of failing later."""
+    if request.method == "POST" and any("\x00" in value for value in request.values.values()):
+        message = "提交的内容含有无法保存的控制字符（NUL），请删除后重试。"
+        return render_template("console/error.html", message=message), 400
+    return None
 
 
 @blueprint.app_errorhandler(403)
@@ -413,6 +420,7 @@ def _cell(text: str) -> str:
 
 
 def _audit_export(kind: str) -> None:
+    _filtered(request.args)  # a bad filter is a 400 before anything is streamed
     with _runtime().sessionmaker.begin() as db:
         staff_service.audit(db, g.user.username, "export", kind, dict(request.args),
                             request.remote_addr or "")

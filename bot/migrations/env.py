@@ -7,6 +7,7 @@ from alembic import context
 from bot import models  # noqa: F401  (registers every table on Base.metadata)
 from bot.config import Settings
 from bot.db import Base, make_engine
+from bot.models.cases import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -36,7 +37,8 @@ def run_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.models import AppState, KnowledgeItem
+from bot.services import pushes
 from bot.services.upsert import insert_for
 from content.model import Fact, Item, Part
 
@@ -70,22 +71,28 @@ def to_item(row: KnowledgeItem) -> Item:
 def load(session: Session, items: list[Item] | tuple[Item, ...]) -> LoadReport:
     """Upsert `items` by slug, archive active items not among them, bump the version."""
     existing = {row.slug: row for row in session.scalars(select(KnowledgeItem))}
-    created, updated, unchanged = [], [], 0
+    created, updated, unchanged, changed = [], [], 0, []
     now = utcnow()
     for item in items:
         values = item_row(item)
         row = existing.get(item.slug)
         if row is None:
-            session.add(KnowledgeItem(slug=item.slug, status="active", revision=1,
-                                      created_at=now, updated_at=now, **values))
+            row = KnowledgeItem(slug=item.slug, status="active", revision=1,
+                                created_at=now, updated_at=now, **values)
+            session.add(row)
             created.append(item.slug)
+            changed.append((row, "new"))
         elif row.status != "active" or any(getattr(row, k) != values[k] for k in _FIELDS):
             for key, value in values.items():
                 setattr(row, key, value)
             row.status, row.revision, row.updated_at = "active", row.revision + 1, now
             updated.append(item.slug)
+            changed.append((row, "changed"))
         else:
             unchanged += 1
+    if existing:  # the first import is the baseline, not news to push
+        for row, change in changed:
+            pushes.note_change(session, row, change)
     wanted = {item.slug for item in items}
     archived = [slug for slug, row in existing.items()
                 if slug not in wanted and row.status == "active"]
@@ -102,8 +109,9 @@ def save_item(session: Session, item: Item) -> str:
     values, now = item_row(item), utcnow()
     row = get_item(session, item.slug)
     if row is None:
-        session.add(KnowledgeItem(slug=item.slug, status="active", revision=1, created_at=now,
-                                  updated_at=now, **values))
+        row = KnowledgeItem(slug=item.slug, status="active", revision=1, created_at=now,
+                            updated_at=now, **values)
+        session.add(row)
         outcome = "created"
     elif row.status != "active" or any(getattr(row, k) != values[k] for k in _FIELDS):
         for key, value in values.items():
@@ -113,6 +121,8 @@ def save_item(session: Session, item: Item) -> str:
     else:
         return "unchanged"
     bump_version(session)
+    session.flush()
+    pushes.note_change(session, row, "new" if outcome == "created" else "changed")
     return outcome
 
 
@@ -123,6 +133,7 @@ def archive_item(session: Session, slug: str) -> bool:
         return False
     row.status, row.updated_at = "archived", utcnow()
     bump_version(session)
+    pushes.withdraw_candidates(session, slug)
     return True
 
 

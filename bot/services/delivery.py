@@ -29,6 +29,7 @@ from bot.services import dialogs
 
 log = logging.getLogger("hotline.delivery")
 WINDOW_CLOSED = (45015, 45047)
+UNANSWERED = -2  # bot.wechat.api.UNANSWERED (services do not import the WeChat side)
 RATE_TTL = dt.timedelta(days=7)
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
@@ -101,8 +102,12 @@ def deliver(runtime, message_id: int) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - the reply must not be lost: back to pending
         log.exception("reply %s not sent", message_id)
         ok, errcode, error = False, -1, repr(exc)
+    # -1: WeChat was not reached, try again later; -2: it may have delivered the reply before
+    # the answer timed out, so it is not sent again (staff see why and may resend)
     waiting = not ok and (errcode in WINDOW_CLOSED or errcode == -1)
     state = SENT if ok else PENDING if waiting else FAILED
+    if errcode == UNANSWERED:
+        error = "微信未在时限内回复，答复可能已送达，为免重复未自动重发，请核实"
     with runtime.sessionmaker.begin() as session:
         message = session.get(CaseMessage, message_id)
         message.delivery = state

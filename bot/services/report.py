@@ -5,6 +5,9 @@ A disclosure case's answer records its outcome (`case.disclosure["outcome"]`, a 
 OUTCOMES) and the intake its applicant type (`case.disclosure["applicant"]`). Rows: 一 new this
 year, 二 carried over from last year, 三 the outcomes of those answered this year, 四 carried
 into next year; the check 一 + 二 = 三（七） + 四 must hold.
+
+`annual` gathers the whole report: Table 3, Table 4 (report_disputes), the narrative figures
+and the knowledge items disclosed (report_figures).
 """
 
 from __future__ import annotations
@@ -15,8 +18,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Case
+from bot.models import Case, DisclosureDispute
 from bot.services import case_flow as flow
+from bot.services import report_disputes as disputes_service
+from bot.services import report_figures
+from bot.services.report_disputes import Table4
+from bot.services.report_figures import Figures, ItemCounts
+
+YEAR_MIN, YEAR_MAX = 2000, 2100
 
 # Columns: 自然人, then 法人或其他组织 by kind, then 总计.
 COLUMNS = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")
@@ -64,6 +73,19 @@ class Table3:
         return all(self.new[c] + self.carried_in[c] == self.handled[c] + self.carried_out[c]
                    for c in (*COLUMNS, "总计"))
 
+    def difference(self) -> dict[str, int]:
+        """(一 + 二) − (三（七） + 四) by column, the columns where it is not 0."""
+        gaps = {c: self.new[c] + self.carried_in[c] - self.handled[c] - self.carried_out[c]
+                for c in (*COLUMNS, "总计")}
+        return {c: gap for c, gap in gaps.items() if gap}
+
+    def balance_text(self) -> str:
+        """相符, or 不符 with the difference (一 + 二 − 三（七） − 四) by column."""
+        gaps = self.difference()
+        if not gaps:
+            return "相符"
+        return "不符：" + "，".join(f"{column}差{gap:+d}" for column, gap in gaps.items())
+
     def rows(self) -> list[tuple[str, list[int]]]:
         columns = (*COLUMNS, "总计")
         out = [("一、本年新收政府信息公开申请数量", [self.new[c] for c in columns]),
@@ -104,3 +126,36 @@ def table3(session: Session, year: int) -> Table3:
 def _add(row: dict[str, int], column: str) -> None:
     row[column] += 1
     row["总计"] += 1
+
+
+@dataclass
+class AnnualReport:
+    year: int
+    table3: Table3
+    table4: Table4
+    figures: Figures
+    items: ItemCounts
+    disputes: list[DisclosureDispute]  # the proceedings Table 4 counts
+
+    def narrative(self) -> list[str]:
+        return report_figures.narrative(self.figures, self.items)
+
+
+def parse_year(text: object) -> int:
+    """The report's year from user input; ValueError (in Chinese) when it is not one."""
+    try:
+        year = int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"年份须为{YEAR_MIN}至{YEAR_MAX}之间的整数") from None
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise ValueError(f"年份须为{YEAR_MIN}至{YEAR_MAX}之间的整数")
+    return year
+
+
+def annual(session: Session, year: int) -> AnnualReport:
+    """Everything the year's report states."""
+    disputes = disputes_service.active_in(session, year)
+    return AnnualReport(year, table3(session, year),
+                        disputes_service.table4(session, year, disputes),
+                        report_figures.figures(session, year),
+                        report_figures.items_disclosed(session, year), disputes)

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from bot.config import Account
 from bot.db import utcnow
 from bot.models import SimulatorCall
-from bot.simulator import calls
+from bot.simulator import calls, jobs
 from bot.simulator import wechat_assets as assets
 from bot.simulator import wechat_messages as messages
 from bot.simulator import wechat_rules as rules
@@ -98,7 +98,10 @@ def api(path: str) -> Response:
     call, errcode = _parse(endpoint, account)
     if call is None:
         return _answer(err(errcode), appid=account.appid)
-    return _answer(endpoint.handler(call), appid=account.appid)
+    answer = endpoint.handler(call)
+    if path in jobs.REPORTED_PATHS and answer.get("errcode") == 0:
+        jobs.report_later(_runtime(), path, call, answer)
+    return _answer(answer, appid=account.appid)
 
 
 def _parse(endpoint: Endpoint, account: Account) -> tuple[Call | None, int]:

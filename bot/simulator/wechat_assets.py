@@ -52,6 +52,11 @@ def _tags(call: Call) -> Tags:
     return tags
 
 
+def tag_members(call: Call, tag_id: object) -> set[str]:
+    """Who carries `tag_id` now."""
+    return set(_tags(call).members.get(tag_id, set())) if isinstance(tag_id, int) else set()
+
+
 def tags_create(call: Call) -> dict:
     tag = call.data.get("tag")
     name = tag.get("name") if isinstance(tag, dict) else None

@@ -29,6 +29,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot.config import Account, Settings
 from bot.db import utcnow
 from bot.dispatch import Article, Reply
+from bot.metrics import Metrics
 from bot.models import OutboundMessage
 from bot.services import subscribers
 from bot.wechat.replies import cut_text
@@ -36,16 +37,18 @@ from bot.wechat.tokens import Fetched, TokenStore, TokenUnavailable, make_store
 
 log = logging.getLogger("hotline.api")
 EXPIRED = frozenset({40001, 40014, 42001})
+UNANSWERED = -2  # sent, but the answer timed out: repeating it may act twice
 REFUSALS = {45015: "outside the 48-hour window", 45047: "customer-service quota used up"}
 
 
 class WeChatAPIError(RuntimeError):
     """WeChat said no (its errcode), or did not answer usefully (-1)."""
 
-    def __init__(self, errcode: int, errmsg: str) -> None:
+    def __init__(self, errcode: int, errmsg: str, data: dict | None = None) -> None:
         super().__init__(f"{errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+        self.data = data or {}  # WeChat's whole answer (45065 carries the first msg_id)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ class SendResult:
     error: str = ""
     outbound_id: int | None = None
     msgid: str = ""
+
+
+def _answer_of(response: Any) -> dict:
+    try:
+        data = response.json()
+    except (AttributeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class HotlineClient(WeChatClient):
@@ -87,8 +98,9 @@ class HotlineClient(WeChatClient):
 
 class WeChatAPI:
     def __init__(self, settings: Settings, account: Account, engine: Engine, *,
-                 store: TokenStore | None = None) -> None:
+                 store: TokenStore | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics if metrics is not None else Metrics()
         self.account = account
         self.engine = engine
         self.store = store or make_store(settings, account.name, engine)
@@ -124,7 +136,17 @@ class WeChatAPI:
     def call(self, method: str, endpoint: str, *, data: Any = None,
              params: dict | None = None, files: dict | None = None) -> dict:
         """One API call: WeChat's JSON, or WeChatAPIError. An expired token is retired,
-        refreshed once and the call retried once."""
+        refreshed once and the call retried once. Counted by endpoint and result."""
+        try:
+            result = self._call(method, endpoint, data=data, params=params, files=files)
+        except WeChatAPIError as exc:
+            self.metrics.incr("wechat_api_calls", endpoint=endpoint, result=str(exc.errcode))
+            raise
+        self.metrics.incr("wechat_api_calls", endpoint=endpoint, result="ok")
+        return result
+
+    def _call(self, method: str, endpoint: str, *, data: Any, params: dict | None,
+              files: dict | None) -> dict:
         for attempt in (1, 2):
             try:
                 token = self.token()
@@ -140,7 +162,11 @@ class WeChatAPI:
                     self._invalidate(token)
                     continue
                 status = getattr(exc.response, "status_code", None)
-                raise WeChatAPIError(code, exc.errmsg or f"HTTP {status}") from exc
+                raise WeChatAPIError(code, exc.errmsg or f"HTTP {status}",
+                                     _answer_of(exc.response)) from exc
+            except requests.ReadTimeout as exc:  # the request went out: WeChat may have acted
+                raise WeChatAPIError(UNANSWERED, "no answer from WeChat in time (it may have "
+                                                 "acted on the request)") from exc
             except requests.RequestException as exc:
                 raise WeChatAPIError(-1, f"no answer from WeChat: {type(exc).__name__}") \
                     from exc

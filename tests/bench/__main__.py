@@ -6,7 +6,11 @@ default (SQLite sessions on) and WeRoBot bare (sessions off). Rounds alternate t
 medians are printed with ratios against WeRoBot measured in the same run.
 
 Search (tests/bench/search.py): answer latency, index build time and size against knowledge
-base size, and private memory per gunicorn worker. `BENCH_ONLY=webhook|search` runs one part.
+base size, and private memory per gunicorn worker.
+
+Inbox (tests/bench/inbox.py): the console's inbox pages over 1,000,000 cases on SQLite and (with
+HOTLINE_TEST_PG_URL) PostgreSQL, p50/p95 against a one-case page. `BENCH_ONLY=webhook|search|inbox`
+runs one part.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 
-from tests.bench import search, webhook
+from tests.bench import inbox, search, webhook
 
 if __name__ == "__main__":
     only = os.environ.get("BENCH_ONLY", "")
@@ -23,4 +27,6 @@ if __name__ == "__main__":
         status |= webhook.main(os.environ.get("BENCH_ROUNDS"))
     if only in ("", "search"):
         status |= search.main()
+    if only in ("", "inbox"):
+        status |= inbox.main()
     sys.exit(status)
