@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint eval clean
+.PHONY: run test bench soak lint eval clean
 
 $(BIN)/hotline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ bench: $(BIN)/hotline
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	command -v wrk >/dev/null || apt-get install -y -qq wrk || echo "install wrk to benchmark"
 	$(BIN)/python -m tests.bench
+
+soak: $(BIN)/hotline
+	@# PostgreSQL and Redis on this machine; the soak restarts PostgreSQL and stops Redis once.
+	$(BIN)/python -m tests.soak
 
 eval: $(BIN)/hotline
 	$(BIN)/python -m tests.eval.run
