@@ -13,8 +13,10 @@ from sqlalchemy import select
 from bot.models import Case, CaseEvent, CaseMessage
 from bot.services import case_flow as flow
 from bot.services import cases as case_service
+from bot.services import content as content_service
 from bot.services import staff as staff_service
 from bot.simulator.client import SubscriberClient
+from content.schema import load_catalog
 from tests.test_console_access import PASSWORD, csrf, login
 
 
@@ -151,3 +153,20 @@ def test_forms_without_csrf_are_refused(client, office):
     with office.sessionmaker() as session:
         assert session.scalars(select(CaseEvent).where(CaseEvent.action == "note")).first() \
             is None
+
+
+def test_the_case_page_offers_knowledge_answers_to_insert_and_a_search(client, office):
+    with office.sessionmaker.begin() as session:
+        content_service.load(session, load_catalog().items)
+    office.knowledge.refresh(force=True)
+    number = new_case(office, text="贫困户是怎么认定的，要什么条件")
+    login(client, "li")
+    page = client.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "知识库参考答复（3 条，按留言内容匹配）" in page and "插入答复框" in page
+    assert "来源：" in page and "/p/criteria-" in page
+    searched = client.get(f"/console/cases/{number}?kb=雨露计划").get_data(as_text=True)
+    assert "搜索“雨露计划”" in searched
+    hostile = client.get(f"/console/cases/{number}?kb=<script>alert(1)</script>")
+    assert hostile.status_code == 200 and "<script>alert(1)" not in hostile.get_data(as_text=True)
+    login(client, "look")  # a viewer does not reply, so gets no suggestions
+    assert "知识库参考答复" not in client.get(f"/console/cases/{number}").get_data(as_text=True)

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import logging
 from collections.abc import Callable
 
 import yaml
@@ -43,10 +44,10 @@ from bot.db import utcnow
 from bot.models import Case, CaseMessage, KnowledgeItem
 from bot.models.staff import ROLES, StaffUser
 from bot.pages import render_markdown
+from bot.services import canned, delivery, stats
 from bot.services import case_flow as flow
 from bot.services import cases as case_service
 from bot.services import content as content_service
-from bot.services import delivery, stats
 from bot.services import inbox as inbox_service
 from bot.services import staff as staff_service
 from bot.services.privacy import mask_name, mask_phone
@@ -54,6 +55,7 @@ from bot.services.report import OUTCOMES
 from content.model import CATEGORIES
 from content.schema import parse_item
 
+log = logging.getLogger("hotline.console")
 blueprint = Blueprint("console", __name__, url_prefix="/console",
                       template_folder="templates")
 IDLE_MINUTES = 120
@@ -273,7 +275,23 @@ def case_page(number: str, forms: dict | None = None, preview: str = "", status:
         correction=forms.get("correction") or CorrectionForm(formdata=None),
         labels={"open": "提交留言", "rating_comment": "评价意见",
                 **{action: t.label for action, t in flow.TRANSITIONS.items()}},
-        flash_error=forms.get("error", ""), flash_ok=request.args.get("ok", "")), status
+        flash_error=forms.get("error", ""), flash_ok=request.args.get("ok", ""),
+        **_canned(case)), status
+
+
+def _canned(case: Case) -> dict:
+    """Knowledge-base answers for the reply box: matching the case, or staff's own search."""
+    if g.user.role not in HANDLES:
+        return {"canned": [], "kb": ""}
+    kb = " ".join(request.args.get("kb", "").split())[:200]
+    runtime = _runtime()
+    try:
+        found = canned.suggestions(runtime.knowledge, kb or case.description,
+                                   runtime.settings.public_url)
+    except Exception:  # noqa: BLE001 - the page works without suggestions
+        log.exception("canned answers for %s failed", case.number)
+        found = []
+    return {"canned": found, "kb": kb}
 
 
 def _act(number: str, form, name: str, apply: Callable, done: str = "已保存") -> object:

@@ -23,6 +23,7 @@ from bot.db import utcnow
 from bot.migrate import upgrade
 from bot.models import Case, CaseMessage, TopicSubscription
 from bot.runtime import build_runtime
+from bot.services import case_flow as flow
 from bot.services import content as content_service
 from bot.services import delivery
 from bot.services import pushes as push_service
@@ -150,7 +151,8 @@ class Cluster:
 
     def _answer_some(self, count: int) -> None:
         with self.runtime.sessionmaker.begin() as session:
-            cases = session.scalars(select(Case).where(Case.state == "new").limit(count)).all()
+            cases = session.scalars(select(Case).where(Case.state == flow.NEW)
+                                    .order_by(Case.id).limit(count)).all()
             ids = [delivery.add_reply(session, case, f"已转相关处室核实（{case.number}）。",
                                       "staff:soak").id for case in cases]
         self.replies.extend(ids)

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from bot.config import Account
-from bot.simulator.client import SubscriberClient, decode_reply
+from bot.simulator.client import SubscriberClient
 
 NUMBER = re.compile(r"编号 (\d{8}-\d{4})")
+MSG_TYPE = re.compile(r"<MsgType><!\[CDATA\[(\w+)\]\]></MsgType>")
+CONTENT = re.compile(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", re.DOTALL)
 MAX_TRIES = 8  # WeChat tries 3 times in 15 s; a restart of PostgreSQL may take longer here
 RETRY_AFTER = (0.3, 0.6, 1.0, 1.5, 2.0, 2.0, 3.0)
 TIMEOUT = 10.0
@@ -49,6 +51,16 @@ class Record:
     exchanges: list[Exchange] = field(default_factory=list)
     cases: dict[str, str] = field(default_factory=dict)  # dialog openid -> case number ("" = none)
     subscribed: set[str] = field(default_factory=set)
+
+
+def read_reply(raw: str) -> tuple[str, str]:
+    """(kind, text) of a plaintext reply: "success" for an empty one. A regex, not the XML
+    parser the tests use (bot.simulator.client.decode_reply): the generator shares the two
+    cores with the service, so its cost per message is kept small."""
+    if raw.strip() in ("", "success"):
+        return "success", ""
+    kind, content = MSG_TYPE.search(raw), CONTENT.search(raw)
+    return (kind.group(1) if kind else "error"), (content.group(1) if content else "")
 
 
 class Pacer:
@@ -114,8 +126,8 @@ class Subscriber:
             else:
                 if status == 200:
                     exchange.latency = time.perf_counter() - started
-                    reply = decode_reply(status, raw, None, self.openid)
-                    exchange.status, exchange.kind, exchange.text = 200, reply.kind, reply.text
+                    exchange.status = 200
+                    exchange.kind, exchange.text = read_reply(raw)
                     return exchange
                 exchange.errors.append(str(status))
                 exchange.status = status
