@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-CJK_FIRST, CJK_LAST = 0x4E00, 0x9FFF  # as search.CJK_RUN
+CJK_FIRST, CJK_LAST = 0x4E00, 0x9FFF  # as tokenizer.CJK_RUN
 BITS = np.uint64(15)  # a character's place in the CJK block: CJK_LAST - CJK_FIRST < 2**15
 PACKED = (2, 3, 4)  # window lengths looked up packed (4 x 15 bits fit in 64)
 

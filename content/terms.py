@@ -44,7 +44,7 @@ class Tokenized(NamedTuple):
 
 
 class Words(Protocol):
-    """What tokenizing needs of a content.search.Tokenizer."""
+    """What tokenizing needs of a content.tokenizer.Tokenizer."""
 
     cache: TermCache
 

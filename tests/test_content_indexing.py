@@ -19,6 +19,7 @@ from content.model import Fact, Item
 from content.normalize import normalize_texts
 from content.search import Index, Tokenizer
 from content.terms import LONG, SHORT, sequential_sums
+from content.tokenizer import _all_grams
 
 UNSEEN_WORD = "测词甲乙丙"  # in no content: adding it to jieba changes nothing else
 
@@ -45,7 +46,7 @@ def plain_postings(items, tokenizer: Tokenizer) -> tuple[dict, list[float]]:
             length = 0.0
             for _, weight, kind in fields:
                 text = next(texts)
-                terms = (search._all_grams(text) if kind == LONG
+                terms = (_all_grams(text) if kind == LONG
                          else tokenizer.document_terms(text, kind != SHORT))
                 length += weight * len(terms)
                 for term, n in Counter(terms).items():
