@@ -14,8 +14,7 @@ from sqlalchemy.engine import Connection
 
 from bot.db import utcnow
 from bot.dispatch import Incoming
-from bot.services import dialogs, hotpath
-from bot.services.subscribers import touch
+from bot.services import dialogs, hotpath, subscribers
 
 MAX_CONTENT = 4000
 
@@ -26,9 +25,15 @@ _CLAIM = (
     "received_at, status, reply_kind, reply_xml, reply_text, retries, error) VALUES "
     "(:account, :msg_key, :openid, :msg_type, :event, :content, :received_at, 'processing', "
     "'', '', '', 0, '') ON CONFLICT (account, msg_key) DO NOTHING RETURNING id")
-_FIRST = ("SELECT id, status, reply_xml FROM inbound_messages "
-          "WHERE account = :account AND msg_key = :msg_key")
-_RETRY = "UPDATE inbound_messages SET retries = retries + 1 WHERE id = :id"
+_CLAIM_AND_TOUCH = (
+    f"WITH claimed AS ({_CLAIM}), touched AS ({subscribers.TOUCH_AFTER_CLAIM}) "
+    "SELECT claimed.id, touched.pending_replies, touched.dialog_until "
+    "FROM claimed LEFT JOIN touched ON TRUE")
+"""PostgreSQL only: the claim and the subscriber upsert in one round trip (no row: a retry,
+and the subscriber row is left alone). SQLite runs the two statements in process."""
+_RETRY = ("UPDATE inbound_messages SET retries = retries + 1 "
+          "WHERE account = :account AND msg_key = :msg_key RETURNING id, status, reply_xml")
+"""A retry: counted, and answered with the first delivery's state (in one statement)."""
 _FINISH = ("UPDATE inbound_messages SET status = :status, reply_kind = :kind, "
            "reply_xml = :xml, reply_text = :text, handled_ms = :ms, error = :error, "
            "rule = :rule WHERE id = :id")
@@ -64,19 +69,23 @@ def describe(msg: Incoming) -> str:
 def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Claim:
     """Claim `msg.msg_key` for `msg.account`; call inside a transaction and commit at once."""
     now = now or utcnow()
-    row = hotpath.execute(conn, _CLAIM, {
-        "account": msg.account, "msg_key": msg.msg_key, "openid": msg.openid,
-        "msg_type": msg.msg_type, "event": msg.event[:255], "content": describe(msg),
-        "received_at": hotpath.stamp(conn, now)}).fetchone()
+    params = {"account": msg.account, "msg_key": msg.msg_key, "openid": msg.openid,
+              "msg_type": msg.msg_type, "event": msg.event[:255], "content": describe(msg),
+              "received_at": hotpath.stamp(conn, now)}
+    if conn.dialect.name == "postgresql" and subscribers.touches(msg):
+        params.update(subscribers.touch_params(conn, msg, now))
+        row = hotpath.execute(conn, _CLAIM_AND_TOUCH, params).fetchone()
+        touched = None if row is None else subscribers.touched(row[1], row[2])
+    else:
+        row = hotpath.execute(conn, _CLAIM, params).fetchone()
+        touched = None if row is None else subscribers.touch(conn, msg, now)
     if row is not None:
-        touched = touch(conn, msg, now)
         dialog = None
         if touched.dialog_until is not None and touched.dialog_until > now:
             dialog = dialogs.read(conn, msg.account, msg.openid, now)
         return Claim(row[0], True, dialog=dialog, pending_replies=touched.pending_replies)
-    first = hotpath.execute(conn, _FIRST, {"account": msg.account,
+    first = hotpath.execute(conn, _RETRY, {"account": msg.account,
                                            "msg_key": msg.msg_key}).fetchone()
-    hotpath.execute(conn, _RETRY, {"id": first[0]})
     return Claim(first[0], False, first[1], first[2])
 
 

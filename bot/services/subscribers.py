@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -31,12 +32,11 @@ SYSTEM_EVENTS = frozenset({"masssendjobfinish", "templatesendjobfinish", "publis
                            "freepublishjobfinish"})
 
 
-_TOUCH = (
-    "INSERT INTO subscribers (account, openid, subscribed, subscribed_at, unsubscribed_at, "
-    "first_seen_at, last_seen_at, last_message_at, message_window_sent, last_event_at, "
-    "event_window_sent) VALUES (:account, :openid, :subscribed, :subscribed_at, "
-    ":unsubscribed_at, :now, :now, :last_message_at, 0, :last_event_at, 0) "
-    "ON CONFLICT (account, openid) DO UPDATE SET "
+_COLUMNS = ("INSERT INTO subscribers (account, openid, subscribed, subscribed_at, "
+            "unsubscribed_at, first_seen_at, last_seen_at, last_message_at, message_window_sent, "
+            "last_event_at, event_window_sent) ")
+_UPSERT = (
+    " ON CONFLICT (account, openid) DO UPDATE SET "
     "last_seen_at = excluded.last_seen_at, "
     "last_message_at = COALESCE(excluded.last_message_at, subscribers.last_message_at), "
     "message_window_sent = CASE WHEN excluded.last_message_at IS NULL "
@@ -49,8 +49,19 @@ _TOUCH = (
     "subscribed_at = COALESCE(excluded.subscribed_at, subscribers.subscribed_at), "
     "unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscribers.unsubscribed_at) "
     "RETURNING pending_replies, dialog_until")
+_TOUCH = (_COLUMNS + "VALUES (:account, :openid, :subscribed, :subscribed_at, "
+          ":unsubscribed_at, :now, :now, :last_message_at, 0, :last_event_at, 0)" + _UPSERT)
 """One upsert for every kind of message: NULLs in the new row mean "leave as it was"; it
 returns how many staff replies wait for this subscriber."""
+TOUCH_AFTER_CLAIM = (
+    _COLUMNS + "SELECT CAST(:account AS varchar), CAST(:openid AS varchar), "
+    "CAST(:subscribed AS boolean), CAST(:subscribed_at AS timestamp), "
+    "CAST(:unsubscribed_at AS timestamp), CAST(:now AS timestamp), CAST(:now AS timestamp), "
+    "CAST(:last_message_at AS timestamp), 0, CAST(:last_event_at AS timestamp), 0 "
+    "FROM claimed" + _UPSERT)
+"""The same upsert as a PostgreSQL CTE after a CTE `claimed` (bot/services/messages.py):
+one row only if the message was claimed, so a retry never touches the subscriber. The
+casts type the parameters, which a SELECT list (unlike VALUES) would not infer."""
 
 
 @dataclass(frozen=True)
@@ -61,26 +72,38 @@ class Touched:
     dialog_until: dt.datetime | None = None
 
 
-def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Touched:
-    """Keep the subscriber row of `msg` current (one upsert)."""
-    if msg.is_event and msg.event in SYSTEM_EVENTS:
-        return Touched()
-    now = hotpath.stamp(conn, now or utcnow())
+def touches(msg: Incoming) -> bool:
+    """Whether `msg` is the subscriber's doing (and so updates the subscriber row)."""
+    return not (msg.is_event and msg.event in SYSTEM_EVENTS)
+
+
+def touch_params(conn: Connection, msg: Incoming, now: dt.datetime) -> dict[str, Any]:
+    """The parameters of the upsert (`_TOUCH` or `TOUCH_AFTER_CLAIM`) for `msg`."""
+    now = hotpath.stamp(conn, now)
     follows = msg.event in ("subscribe", "subscribe_scan")
-    row = hotpath.execute(conn, _TOUCH, {
+    return {
         "account": msg.account, "openid": msg.openid, "now": now,
         "subscribed": msg.event != "unsubscribe",
         "subscribed_at": now if follows else None,
         "unsubscribed_at": now if msg.event == "unsubscribe" else None,
         "last_message_at": None if msg.is_event else now,
         "last_event_at": now if msg.event in WINDOW_EVENTS else None,
-    }).fetchone()
-    if row is None:
+    }
+
+
+def touched(pending_replies: Any, dialog_until: Any) -> Touched:
+    """What the upsert returned (SQLite returns datetimes as text)."""
+    if isinstance(dialog_until, str):
+        dialog_until = dt.datetime.fromisoformat(dialog_until)
+    return Touched(int(pending_replies or 0), dialog_until)
+
+
+def touch(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Touched:
+    """Keep the subscriber row of `msg` current (one upsert)."""
+    if not touches(msg):
         return Touched()
-    until = row[1]
-    if isinstance(until, str):
-        until = dt.datetime.fromisoformat(until)
-    return Touched(int(row[0] or 0), until)
+    row = hotpath.execute(conn, _TOUCH, touch_params(conn, msg, now or utcnow())).fetchone()
+    return Touched() if row is None else touched(*row)
 
 
 @dataclass(frozen=True)
