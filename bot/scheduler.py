@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.db import utcnow
 from bot.models import SchedulerLease
 from bot.services import cases as case_service
-from bot.services import push_schedules, push_send, topics
+from bot.services import delivery, push_schedules, push_send, topics
 from bot.services.pushes import BEIJING
 from bot.services.upsert import insert_for
 
@@ -53,7 +53,9 @@ def tick(runtime) -> None:
 
 def case_jobs(runtime) -> None:
     report = case_service.run_case_jobs(runtime.sessionmaker)
-    log.info("case jobs: %s", report)
+    with runtime.sessionmaker.begin() as session:
+        stuck = delivery.recover_stuck(session)
+    log.info("case jobs: %s; replies left sending: %s", report, stuck)
 
 
 JOBS: dict[str, Callable] = {"tick": tick, "case_jobs": case_jobs}

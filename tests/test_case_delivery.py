@@ -165,3 +165,31 @@ def test_a_reply_whose_answer_timed_out_is_not_sent_twice(live, runtime, account
     phone.say("收到了吗")  # the next message does not resend it
     assert len([t for t in sent_texts(live, "oSlowApi") if "雨露计划" in t]) == 1
     assert message(runtime, message_id).delivery == "failed"
+
+
+def test_a_refused_token_keeps_the_reply_waiting_instead_of_failing_it(live, runtime, account):
+    phone, number = open_case(live, account, "oTokenTrouble")
+    requests.post(f"{live.url}/sim/api/_faults", json={
+        "path": "message/custom/send", "errcode": 40001, "count": 2}, timeout=5)
+    message_id = staff_reply(runtime, number)
+    assert delivery.deliver(runtime, message_id).delivery == "pending"
+    phone.say("在吗")  # the next message delivers it
+    deadline = time.time() + 5
+    while message(runtime, message_id).delivery != "sent" and time.time() < deadline:
+        time.sleep(0.1)
+    assert message(runtime, message_id).delivery == "sent"
+
+
+def test_a_reply_left_sending_by_a_dead_process_is_shown_failed_not_resent(live, runtime,
+                                                                           account):
+    phone, number = open_case(live, account, "oDeadSender")
+    message_id = staff_reply(runtime, number)
+    long_ago = dt.datetime(2020, 1, 1)
+    with runtime.sessionmaker.begin() as session:
+        session.execute(update(CaseMessage).where(CaseMessage.id == message_id)
+                        .values(delivery="sending", sending_since=long_ago))
+        assert delivery.recover_stuck(session) == 1
+    row = message(runtime, message_id)
+    assert row.delivery == "failed" and "结果未知" in row.delivery_error
+    assert delivery.deliver(runtime, message_id).delivery == "failed"
+    assert not [t for t in sent_texts(live, "oDeadSender") if "雨露计划" in t]

@@ -240,12 +240,15 @@ def test_postgresql_search_uses_the_trigram_index(settings, pg_database_url):
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def test_upgrade_indexes_the_cases_already_there(db, settings, request):
     url = settings.database_url if db == "sqlite" else request.getfixturevalue("pg_database_url")
-    upgrade(url, "0010")
+    # The case is written by today's code, then the schema taken back to before the search
+    # index (0010 has no index of case text): the ORM of today cannot write 0010's tables.
+    upgrade(url)
     runtime = build_runtime(settings.with_overrides(database_url=url))
     try:
         with runtime.sessionmaker.begin() as session:
             _open(session, runtime, "雨露计划补助没有发", "咨询", dt.datetime(2026, 11, 2, 9),
                   "oOld", "财务处", flow.NEW)
+        downgrade(url, "0010")
         for _ in range(2):  # and again after a downgrade
             upgrade(url)
             with runtime.sessionmaker() as session:

@@ -119,6 +119,7 @@ class CaseMessage(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     delivery_error: Mapped[str] = mapped_column(Text, default="")
     notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # template notice sent
+    sending_since: Mapped[dt.datetime | None] = mapped_column(DateTime)  # claimed for a send
 
 
 class CaseCounter(Base):

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -30,6 +32,9 @@ from bot.services import dialogs
 log = logging.getLogger("hotline.delivery")
 WINDOW_CLOSED = (45015, 45047)
 UNANSWERED = -2  # bot.wechat.api.UNANSWERED (services do not import the WeChat side)
+TRANSIENT = (-1, 40001, 40014, 42001)  # not reached, or the token was refused after a refresh
+RECORD_TRIES = 5
+STUCK_AFTER = dt.timedelta(minutes=10)
 RATE_TTL = dt.timedelta(days=7)
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
@@ -87,7 +92,7 @@ def deliver(runtime, message_id: int) -> Outcome:
         claimed = session.execute(
             update(CaseMessage).where(CaseMessage.id == message_id,
                                       CaseMessage.delivery == PENDING)
-            .values(delivery=SENDING)).rowcount
+            .values(delivery=SENDING, sending_since=utcnow())).rowcount
         message = session.get(CaseMessage, message_id)
         if not claimed or message is None:  # sent already, or another process is sending it
             return Outcome(message_id, message.delivery if message else FAILED)
@@ -102,23 +107,50 @@ def deliver(runtime, message_id: int) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - the reply must not be lost: back to pending
         log.exception("reply %s not sent", message_id)
         ok, errcode, error = False, -1, repr(exc)
-    # -1: WeChat was not reached, try again later; -2: it may have delivered the reply before
-    # the answer timed out, so it is not sent again (staff see why and may resend)
-    waiting = not ok and (errcode in WINDOW_CLOSED or errcode == -1)
+    # -1 (WeChat not reached) and refused credentials: try again later; -2: it may have
+    # delivered the reply before the answer timed out, so it is not sent again (staff see why)
+    waiting = not ok and (errcode in WINDOW_CLOSED or errcode in TRANSIENT)
     state = SENT if ok else PENDING if waiting else FAILED
     if errcode == UNANSWERED:
         error = "微信未在时限内回复，答复可能已送达，为免重复未自动重发，请核实"
-    with runtime.sessionmaker.begin() as session:
-        message = session.get(CaseMessage, message_id)
-        message.delivery = state
-        message.delivery_error = "" if ok else f"{errcode}: {error}"[:500]
-        message.delivered_at = utcnow() if ok else None
-        _count_pending(session, account, openid)
+    _record(runtime, message_id, account, openid, state,
+            "" if ok else f"{errcode}: {error}"[:500])
     if state == PENDING:
         _notify_by_template(runtime, message_id, account, openid, number)
     if ok and ask_rating:
         _ask_rating(runtime, account, openid, number)
     return Outcome(message_id, state, "" if ok else f"{errcode}: {error}")
+
+
+def _record(runtime, message_id: int, account: str, openid: str, state: str,
+            error: str) -> None:
+    """Write how the send went; the database may be briefly away (a restart): try a few
+    times, since a reply left `sending` is never sent again (see `recover_stuck`)."""
+    for attempt in range(RECORD_TRIES):
+        try:
+            with runtime.sessionmaker.begin() as session:
+                message = session.get(CaseMessage, message_id)
+                message.delivery, message.delivery_error = state, error
+                message.delivered_at = utcnow() if state == SENT else None
+                _count_pending(session, account, openid)
+            return
+        except OperationalError:
+            if attempt == RECORD_TRIES - 1:
+                raise
+            log.warning("reply %s: recording its delivery failed, retrying", message_id)
+            time.sleep(2 ** attempt * 0.5)
+
+
+def recover_stuck(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Replies left `sending` by a process that died between the send and its record: WeChat
+    may have delivered them, so they are not sent again; staff see them as failed, why,
+    and may resend. Run by the scheduler with the case jobs."""
+    cutoff = (now or utcnow()) - STUCK_AFTER
+    return session.execute(
+        update(CaseMessage).where(CaseMessage.delivery == SENDING,
+                                  CaseMessage.sending_since < cutoff)
+        .values(delivery=FAILED, delivery_error="发送中断，结果未知（微信可能已送达），"
+                                                "为免重复未自动重发，请核实")).rowcount
 
 
 def deliver_pending(runtime, account: str, openid: str) -> list[Outcome]:

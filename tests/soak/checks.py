@@ -149,8 +149,9 @@ def _replies_delivered_once(world) -> list[str]:
             CaseMessage.id.in_(world.replies))).all()) if world.replies else {}
         uncertain = session.scalar(select(func.count()).select_from(CaseMessage).where(
             CaseMessage.delivery == "failed", CaseMessage.delivery_error.like("-2:%")))
-    if states.get("pending"):
-        problems.append(f"{states['pending']} staff replies still waiting after the drain")
+    for state in ("pending", "sending"):
+        if states.get(state):
+            problems.append(f"{states[state]} staff replies still {state} after the drain")
     other_failed = states.get("failed", 0) - (uncertain or 0)
     if other_failed:
         problems.append(f"{other_failed} staff replies failed for another reason")
