@@ -32,6 +32,7 @@ bench: $(BIN)/hotline
 
 soak: $(BIN)/hotline
 	@# PostgreSQL and Redis on this machine; the soak restarts PostgreSQL and stops Redis once.
+	$(BIN)/pip install --quiet -e '.[dev,soak]'
 	$(BIN)/python -m tests.soak
 
 eval: $(BIN)/hotline

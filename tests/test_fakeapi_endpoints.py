@@ -243,6 +243,39 @@ def test_tags_and_members(wx):
     assert [t["id"] for t in wx.get("tags/get")["tags"]] == [2]
 
 
+def test_tags_are_replayed_once_not_on_every_call(wx, monkeypatch):
+    """The fake API keeps each account's settled tag state: a call reads the calls recorded
+    since, not the whole history (a soak's thousands of subscriptions made it slower and
+    slower); clearing the record starts it afresh."""
+    from bot.simulator import wechat_assets
+
+    monkeypatch.setattr(wechat_assets, "SETTLE", dt.timedelta(0))  # every call settled at once
+    read: list[int] = []
+    history = Call.history
+    monkeypatch.setattr(Call, "history", lambda self, *a, **k: read.append(
+        len(found := history(self, *a, **k))) or found)
+    tag = wx.post("tags/create", {"tag": {"name": "政策"}})["tag"]["id"]
+    for n in range(30):
+        assert wx.post("tags/members/batchtagging", {"openid_list": [f"o{n}"],
+                                                     "tagid": tag})["errcode"] == 0
+    assert wx.post("tags/members/batchuntagging", {"openid_list": ["o3"],
+                                                   "tagid": tag})["errcode"] == 0
+    assert wx.get("tags/get")["tags"][1] == {"id": tag, "name": "政策", "count": 29}
+    assert wx.post("tags/getidlist", {"openid": "o3"}) == {"tagid_list": []}
+    assert max(read[1:]) == 1  # each call read the one call made since the last
+    assert wx.client.delete("/sim/api/_calls").status_code == 200
+    assert [t["id"] for t in wx.get("tags/get")["tags"]] == [2]
+    assert wx.post("tags/create", {"tag": {"name": "资金"}})["tag"]["id"] == 100
+
+
+def test_tags_recorded_in_the_last_seconds_count_too(wx):
+    tag = wx.post("tags/create", {"tag": {"name": "政策"}})["tag"]["id"]
+    wx.post("tags/members/batchtagging", {"openid_list": ["o1"], "tagid": tag})
+    assert wx.post("tags/getidlist", {"openid": "o1"}) == {"tagid_list": [tag]}
+    wx.post("tags/delete", {"tag": {"id": tag}})
+    assert wx.post("tags/getidlist", {"openid": "o1"}) == {"tagid_list": []}
+
+
 def test_tag_limits(wx):
     ids = [wx.post("tags/create", {"tag": {"name": f"标签{i}"}})["tag"]["id"]
            for i in range(100)]

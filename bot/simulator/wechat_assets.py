@@ -6,12 +6,18 @@ https://developers.weixin.qq.com/doc/offiaccount/User_Management/User_Tag_Manage
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 
-from bot.simulator.wechat_rules import Call, err, ok
+from sqlalchemy import select
+
+from bot.db import utcnow
+from bot.models import SimulatorCall
+from bot.simulator.wechat_rules import Call, Done, err, ok
 
 SYSTEM_TAGS = {2: "星标组"}  # 0 and 1 are reserved too, and never listed
 RESERVED_TAGS = (0, 1, 2)
@@ -32,24 +38,68 @@ class Tags:
     def of(self, openid: str) -> list[int]:
         return sorted(tag for tag, users in self.members.items() if openid in users)
 
+    def copy(self) -> Tags:
+        return Tags(dict(self.names), {tag: set(users) for tag, users in self.members.items()},
+                    self.created)
 
-def _tags(call: Call) -> Tags:
-    tags = Tags(names=dict(SYSTEM_TAGS))
-    for done in call.history(TAG_PATHS):
+    def apply(self, done: Done) -> None:
+        """One recorded call's effect."""
         if done.path == "tags/create":
             tag = done.response["tag"]
-            tags.names[tag["id"]] = tag["name"]
-            tags.created += 1
+            self.names[tag["id"]] = tag["name"]
+            self.created += 1
         elif done.path == "tags/delete":
             tag_id = done.body["tag"]["id"]
-            tags.names.pop(tag_id, None)
-            tags.members.pop(tag_id, None)
+            self.names.pop(tag_id, None)
+            self.members.pop(tag_id, None)
         else:
-            users = tags.members.setdefault(done.body["tagid"], set())
+            users = self.members.setdefault(done.body["tagid"], set())
             change = users.update if done.path.endswith("batchtagging") else \
                 users.difference_update
             change(done.body["openid_list"])
+
+
+@dataclass
+class _Settled:
+    """An account's tags replayed up to the call `last` (id, created_at): calls recorded
+    long enough ago that no earlier id can still be committed after them."""
+
+    tags: Tags
+    last: tuple[int, dt.datetime | None] = (0, None)
+
+
+SETTLE = dt.timedelta(seconds=5)
+_settled: dict[tuple[str, str], _Settled] = {}
+_settled_lock = threading.Lock()
+
+
+def _tags(call: Call) -> Tags:
+    """The account's tags now: the settled replay (kept per process, so a call costs the
+    calls since, not the whole history) plus the calls of the last few seconds."""
+    key = (call.runtime.engine.url.render_as_string(), call.account.appid)
+    with _settled_lock:
+        settled = _settled.get(key)
+        if settled is None or not _still_recorded(call, settled.last):  # calls were cleared
+            settled = _settled[key] = _Settled(Tags(names=dict(SYSTEM_TAGS)))
+        recent = call.history(TAG_PATHS, after_id=settled.last[0])
+        horizon = utcnow() - SETTLE
+        while recent and recent[0].created_at < horizon:
+            done = recent.pop(0)
+            settled.tags.apply(done)
+            settled.last = (done.id, done.created_at)
+        tags = settled.tags.copy()
+    for done in recent:
+        tags.apply(done)
     return tags
+
+
+def _still_recorded(call: Call, last: tuple[int, dt.datetime | None]) -> bool:
+    if last[0] == 0:
+        return True
+    table = SimulatorCall.__table__
+    with call.runtime.engine.connect() as conn:
+        at = conn.execute(select(table.c.created_at).where(table.c.id == last[0])).scalar()
+    return at == last[1]
 
 
 def tag_members(call: Call, tag_id: object) -> set[str]:

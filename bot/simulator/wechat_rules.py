@@ -65,8 +65,9 @@ class Call:
     args: Mapping[str, str] = field(default_factory=dict)
     files: Mapping[str, Any] = field(default_factory=dict)
 
-    def history(self, paths: Iterable[str], since: dt.datetime | None = None) -> list[Done]:
-        return history(self.runtime, self.account.appid, paths, since)
+    def history(self, paths: Iterable[str], since: dt.datetime | None = None,
+                after_id: int = 0) -> list[Done]:
+        return history(self.runtime, self.account.appid, paths, since, after_id)
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,14 @@ def new_id() -> int:
 
 
 def history(runtime, appid: str, paths: Iterable[str],
-            since: dt.datetime | None = None) -> list[Done]:
+            since: dt.datetime | None = None, after_id: int = 0) -> list[Done]:
+    """The account's successful calls to `paths` in the order they were made (recorded after
+    `since`, and with an id above `after_id`, when given)."""
     table = SimulatorCall.__table__
     query = select(table.c.id, table.c.path, table.c.created_at, table.c.body,
                    table.c.response).where(
         table.c.appid == appid, table.c.path.in_(list(paths)), table.c.errcode == 0,
-        table.c.status == 200).order_by(table.c.id)
+        table.c.status == 200, table.c.id > after_id).order_by(table.c.id)
     if since is not None:
         query = query.where(table.c.created_at >= since)
     with runtime.engine.connect() as conn:

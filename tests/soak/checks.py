@@ -51,6 +51,36 @@ def throughput(record: Record, began: float, ended: float) -> Report:
                   p99, len(window) - len(answered))
 
 
+def by_step(record: Record, began: float, ended: float) -> str:
+    """p50/p99 by kind of message (first tries answered), to tell where a tail comes from."""
+    steps: dict[str, list[float]] = collections.defaultdict(list)
+    for e in record.exchanges:
+        if began <= e.started < ended and e.status == 200:
+            steps[e.step or "?"].append(e.latency)
+    parts = []
+    for step, times in sorted(steps.items(), key=lambda item: -len(item[1])):
+        times.sort()
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        parts.append(f"{step} {len(times)}: p50 {statistics.median(times) * 1000:.1f} ms, "
+                     f"p99 {p99 * 1000:.1f} ms")
+    return "  by kind: " + "; ".join(parts)
+
+
+def timeline(record: Record, began: float, ended: float, step: float = 5.0) -> str:
+    """p99 by stretch of `step` seconds (by when the message was first sent): a tail from a
+    stall, the start or a fault shows where it was."""
+    stretches: dict[int, list[float]] = collections.defaultdict(list)
+    for e in record.exchanges:
+        if began <= e.started < ended and e.status == 200:
+            stretches[int((e.started - began) // step)].append(e.latency)
+    parts = []
+    for index in sorted(stretches):
+        times = sorted(stretches[index])
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        parts.append(f"{index * step:g}s {p99 * 1000:.0f}")
+    return f"  p99 (ms) by {step:g} s: " + ", ".join(parts)
+
+
 def describe(phase: str, report: Report) -> str:
     return (f"{phase}: {report.messages} answered in {report.seconds:.0f} s = "
             f"{report.rate:.0f} messages/s; p50 {report.p50 * 1000:.1f} ms, "

@@ -44,6 +44,7 @@ class Exchange:
     tries: int = 0
     errors: list[str] = field(default_factory=list)
     retry_of: str = ""  # "after": sent again after the answer; "twin": at the same time
+    step: str = ""  # what the message was: ask, tap, topic, or the intake step
 
 
 @dataclass
@@ -108,11 +109,11 @@ class Subscriber:
                            "openid": self.openid})
         return f"{self.load.account.webhook_path}?{query}"
 
-    async def send(self, xml: str, retry_of: str = "") -> Exchange:
+    async def send(self, xml: str, retry_of: str = "", step: str = "") -> Exchange:
         found = re.search(r"<MsgId>(\d+)</MsgId>", xml)
         key = found.group(1) if found else "e:" + re.search(
             r"<CreateTime>(\d+)</CreateTime>", xml).group(1) + ":" + self.openid
-        exchange = Exchange(key, self.openid, time.time(), retry_of=retry_of)
+        exchange = Exchange(key, self.openid, time.time(), retry_of=retry_of, step=step)
         self.load.record.exchanges.append(exchange)
         for attempt in range(MAX_TRIES):
             await self.load.pacer.slot()
@@ -135,18 +136,19 @@ class Subscriber:
                 await asyncio.sleep(RETRY_AFTER[attempt])
         return exchange
 
-    async def say(self, text: str) -> Exchange:
+    async def say(self, text: str, step: str) -> Exchange:
         xml = self.client.text_xml(text)
-        first = await self.send(xml)
+        first = await self.send(xml, step=step)
         roll = self.load.rng.random()
         if roll < self.load.retry_share:  # WeChat's retry after a late answer: same MsgId
-            await self.send(xml, retry_of="after")
+            await self.send(xml, retry_of="after", step=step)
         elif roll < self.load.retry_share * 1.3:  # two copies in flight at once
-            await asyncio.gather(self.send(xml, retry_of="twin"), self.send(xml, retry_of="twin"))
+            await asyncio.gather(self.send(xml, retry_of="twin", step=step),
+                                 self.send(xml, retry_of="twin", step=step))
         return first
 
     async def tap(self, key: str) -> Exchange:
-        return await self.send(self.client.event_xml("CLICK", key))
+        return await self.send(self.client.event_xml("CLICK", key), step="tap")
 
 
 class Load:
@@ -156,7 +158,8 @@ class Load:
         address = urlsplit(base_url)
         self.host, self.port = address.hostname, address.port
         self.questions, self.menu_keys = questions, menu_keys
-        self.pacer, self.rng, self.retry_share = Pacer(rate), random.Random(seed), retry_share
+        self.rate, self.rng, self.retry_share = rate, random.Random(seed), retry_share
+        self.pacer = Pacer(rate)
         self.record = Record()
         self.counter = 0
 
@@ -170,11 +173,12 @@ class Load:
         subscriber = Subscriber(self, self._openid(kind))
         if kind == "ask":
             for _ in range(self.rng.randint(1, 3)):
-                await subscriber.say(self.rng.choice(self.questions))
+                await subscriber.say(self.rng.choice(self.questions), "ask")
         elif kind == "tap":
             await subscriber.tap(self.rng.choice(self.menu_keys))
         elif kind == "topic":
-            reply = await subscriber.say(self.rng.choice(["订阅 政策", "订阅 资金", "订阅 认定"]))
+            reply = await subscriber.say(self.rng.choice(["订阅 政策", "订阅 资金", "订阅 认定"]),
+                                         "topic")
             if "已订阅" in reply.text or "订阅成功" in reply.text or "将收到" in reply.text:
                 self.record.subscribed.add(subscriber.openid)
         else:
@@ -182,13 +186,17 @@ class Load:
 
     async def _intake(self, subscriber: Subscriber) -> None:
         description = self.rng.choice(self.questions) + "，请帮忙核实处理"
-        for text in ("留言", str(self.rng.randint(1, 3)), description, "提交", "跳过"):
-            await subscriber.say(text)
-        done = await subscriber.say("确认")
+        steps = [("留言", "intake:start"), (str(self.rng.randint(1, 3)), "intake:class"),
+                 (description, "intake:text"), ("提交", "intake:submit"),
+                 ("跳过", "intake:contact")]
+        for text, step in steps:
+            await subscriber.say(text, step)
+        done = await subscriber.say("确认", "intake:confirm")
         found = NUMBER.search(done.text)
         self.record.cases[subscriber.openid] = found.group(1) if found else ""
 
     async def run(self, seconds: float, concurrency: int) -> None:
+        self.pacer = Pacer(self.rate)  # each phase runs in its own event loop
         deadline = time.perf_counter() + seconds
 
         async def visitor() -> None:
