@@ -12,11 +12,28 @@ from bot.runtime import build_runtime
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
+def pytest_generate_tests(metafunc):
+    """A test module with ON_BOTH_DATABASES = True runs each test on SQLite and again on
+    PostgreSQL (when HOTLINE_TEST_PG_URL is set): the hot path differs between the two."""
+    if getattr(metafunc.module, "ON_BOTH_DATABASES", False) \
+            and "database" in metafunc.fixturenames:
+        kinds = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
+        metafunc.parametrize("database", kinds, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def database(request, tmp_path) -> str:
+    """The test's database URL: SQLite in tmp_path, or a fresh PostgreSQL schema."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("pg_database_url")
+    return f"sqlite:///{tmp_path}/test.db"
+
+
+@pytest.fixture
+def settings(tmp_path, database) -> Settings:
     env = {
         "HOTLINE_ENV": "test",
-        "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/test.db",
+        "HOTLINE_DATABASE_URL": database,
         "HOTLINE_INSTANCE_PATH": str(tmp_path),
         "WECHAT_TOKEN": "test-token",
         "WECHAT_APPID": "wxtestappid0001",

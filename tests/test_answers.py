@@ -16,6 +16,8 @@ from content.schema_menu import click_keys
 from handlers.answers import NO_CHOICE_TEXT, NONE_TEXT
 from tests.wechat import event_xml, signed_query, text_xml, url
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 _ids = itertools.count(1)
 CATALOG = load_catalog()
 

@@ -17,6 +17,8 @@ from bot.services import case_flow as flow
 from bot.services import delivery
 from bot.simulator.client import SubscriberClient
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 NUMBER = re.compile(r"编号 (\d{8}-\d{4})")
 
 

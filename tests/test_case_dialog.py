@@ -15,6 +15,8 @@ from bot.services import cases as case_service
 from bot.wechat.parse import parse_xml
 from tests.wechat import event_xml, signed_query, text_xml, url
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 _ids = itertools.count(1000)
 
 

@@ -34,6 +34,8 @@ from content.schema import load_catalog
 from handlers import GROUPS
 from tests.wechat import signed_query, text_xml, url
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK = ("/wechat", "POST", "200")
 SLUG = "criteria-household-standard"

@@ -21,6 +21,8 @@ from bot.services import topics
 from bot.simulator.client import SubscriberClient
 from tests.conftest import LiveServer
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 POLICY_TAG = "订阅-扶贫政策法规"
 
 

@@ -13,6 +13,8 @@ from bot.wechat.crypto import signature
 from bot.wechat.parse import parse_xml
 from tests.wechat import encrypt_body, event_xml, signed_query, text_xml, url
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 SAMPLES = Path(__file__).parent / "fixtures" / "wechat-samples"
 SAMPLE_FILES = sorted(p.name for p in SAMPLES.glob("*.xml") if not p.name.startswith("safe_"))
 

@@ -19,6 +19,8 @@ from handlers import GROUPS
 from tests.conftest import LiveServer
 from tests.wechat import signed_query, text_xml, url
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 
 def rows(runtime):
     with runtime.engine.connect() as conn:

@@ -13,6 +13,8 @@ from bot.wechat.parse import parse_xml
 from bot.wechat.webhook import APOLOGY
 from tests.wechat import encrypt_body, signed_query, text_xml, url
 
+ON_BOTH_DATABASES = True  # tests/conftest.py: each test on SQLite and PostgreSQL
+
 MARK = "ENTITY-EXPANDED-51c2"
 HELP = "帮助：列出可以问什么"
 ENTITY = text_xml("x").replace("<![CDATA[x]]>", "&e;")  # Content refers to entity e

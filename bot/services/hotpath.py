@@ -90,6 +90,19 @@ def write_transaction(bind: Engine | Connection) -> Iterator[Connection]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextmanager
+def autocommit(conn: Connection) -> Iterator[Connection]:
+    """PostgreSQL: each statement on `conn` commits by itself (no BEGIN and COMMIT round
+    trips) until the block ends; the connection must be idle, outside any transaction."""
+    driver = conn.connection.driver_connection
+    driver.autocommit = True
+    try:
+        yield conn
+    finally:
+        if not driver.closed and not driver.broken:
+            driver.autocommit = False
+
+
 class HotConnections:
     """A few engine connections kept checked out for the hot path.
 

@@ -31,6 +31,28 @@ _CLAIM_AND_TOUCH = (
     "FROM claimed LEFT JOIN touched ON TRUE")
 """PostgreSQL only: the claim and the subscriber upsert in one round trip (no row: a retry,
 and the subscriber row is left alone). SQLite runs the two statements in process."""
+_CLAIM_ANSWERED = (
+    "WITH quiet AS (SELECT CAST(:answered AS boolean) AND NOT EXISTS (SELECT 1 FROM subscribers "
+    "WHERE account = :account AND openid = :openid AND dialog_until > CAST(:now AS timestamp)) "
+    "AS yes), "
+    "claimed AS (INSERT INTO inbound_messages (account, msg_key, openid, msg_type, event, "
+    "content, received_at, status, reply_kind, reply_xml, reply_text, retries, error, "
+    "handled_ms, rule) SELECT CAST(:account AS varchar), CAST(:msg_key AS varchar), "
+    "CAST(:openid AS varchar), CAST(:msg_type AS varchar), CAST(:event AS varchar), "
+    "CAST(:content AS text), CAST(:received_at AS timestamp), "
+    "CASE WHEN yes THEN 'answered' ELSE 'processing' END, "
+    "CASE WHEN yes THEN CAST(:kind AS varchar) ELSE '' END, "
+    "CASE WHEN yes THEN CAST(:xml AS text) ELSE '' END, "
+    "CASE WHEN yes THEN CAST(:text AS text) ELSE '' END, 0, '', "
+    "CASE WHEN yes THEN CAST(:ms AS double precision) END, "
+    "CASE WHEN yes THEN CAST(:rule AS varchar) ELSE '' END FROM quiet "
+    "ON CONFLICT (account, msg_key) DO NOTHING RETURNING id, status), "
+    f"touched AS ({subscribers.TOUCH_AFTER_CLAIM}) "
+    "SELECT claimed.id, claimed.status, touched.pending_replies, touched.dialog_until "
+    "FROM claimed LEFT JOIN touched ON TRUE")
+"""PostgreSQL only, one statement on its own (autocommit): the claim with the answer already
+found in memory, stored unless the subscriber has a dialog running (then the message is
+claimed `processing`, and the dialog's handlers answer it), and the subscriber upsert."""
 _RETRY = ("UPDATE inbound_messages SET retries = retries + 1 "
           "WHERE account = :account AND msg_key = :msg_key RETURNING id, status, reply_xml")
 """A retry: counted, and answered with the first delivery's state (in one statement)."""
@@ -87,6 +109,48 @@ def claim(conn: Connection, msg: Incoming, now: dt.datetime | None = None) -> Cl
     first = hotpath.execute(conn, _RETRY, {"account": msg.account,
                                            "msg_key": msg.msg_key}).fetchone()
     return Claim(first[0], False, first[1], first[2])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply found before the claim (by handlers that need no database)."""
+
+    kind: str
+    xml: str
+    text: str
+    rule: str
+    handled_ms: float
+
+
+def claim_answered(conn: Connection, msg: Incoming, answer: Answer | None,
+                   now: dt.datetime | None = None) -> Claim:
+    """PostgreSQL: claim `msg` with `answer` in one statement, outside any transaction (the
+    hot connection is switched to autocommit for it). The Claim's status says what came of
+    it: "answered" (stored: the reply is `answer`), "processing" (claimed, a dialog runs or
+    there was no answer: the caller goes on as after `claim`), or a retry's first state."""
+    now = now or utcnow()
+    params = {"account": msg.account, "msg_key": msg.msg_key, "openid": msg.openid,
+              "msg_type": msg.msg_type, "event": msg.event[:255], "content": describe(msg),
+              "received_at": now, **subscribers.touch_params(conn, msg, now),
+              "answered": answer is not None, "kind": answer.kind if answer else "",
+              "xml": answer.xml if answer else "",
+              "text": answer.text[:MAX_CONTENT] if answer else "",
+              "ms": answer.handled_ms if answer else None,
+              "rule": answer.rule[:64] if answer else ""}
+    with hotpath.autocommit(conn):
+        row = hotpath.execute(conn, _CLAIM_ANSWERED, params).fetchone()
+        if row is None:
+            first = hotpath.execute(conn, _RETRY, {"account": msg.account,
+                                                   "msg_key": msg.msg_key}).fetchone()
+            return Claim(first[0], False, first[1], first[2])
+        touched = subscribers.touched(row[2], row[3])
+        if row[1] == "answered":
+            return Claim(row[0], True, "answered", answer.xml,
+                         pending_replies=touched.pending_replies)
+        dialog = None
+        if touched.dialog_until is not None and touched.dialog_until > now:
+            dialog = dialogs.read(conn, msg.account, msg.openid, now)
+        return Claim(row[0], True, dialog=dialog, pending_replies=touched.pending_replies)
 
 
 def finish(conn: Connection, message_id: int, *, status: str, reply_kind: str = "",

@@ -7,6 +7,7 @@ that fails or runs past the budget still leaves a logged message and a reply.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
@@ -20,8 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from bot.config import Account
+from bot.db import utcnow
 from bot.dispatch import Incoming, MoveToPool, normalize
-from bot.services import delivery, dialogs, hotpath, messages
+from bot.services import delivery, dialogs, hotpath, messages, subscribers
+from bot.services.dialogs import Dialog
 from bot.wechat.crypto import DecryptError, MessageCrypto, SignatureError, fresh, verify
 from bot.wechat.parse import BadMessage, message_key, parse_xml, to_message
 from bot.wechat.replies import plain_text, render
@@ -169,41 +172,32 @@ def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str
     handled, or handlers past the budget (their reply then goes out as a customer-service
     message when it is ready).
 
-    The plan's leading @quick handlers run inside the claim's transaction: a message they
-    answer is claimed, answered and logged in one commit (a retry waits for it on the
-    writer lock and gets the reply). The rest of the plan (or a quick handler that calls
+    The plan's leading @quick handlers answer from memory, so the message is claimed,
+    answered and logged at once: on SQLite in one transaction (a retry waits for it on the
+    writer lock and gets the reply); on PostgreSQL in one statement, the answer found first
+    and stored with the claim unless the subscriber turns out to have a dialog running
+    (`_claim_answered`). The rest of the plan (or a quick handler that calls
     `ctx.leave_quick()`) runs on the handler pool after the claim is committed. What the
     handlers did to the subscriber's dialog is written with the reply."""
     started = time.perf_counter()
     runtime.refresh()
     ctx = runtime.context(account)
     with runtime.hot.connection() as conn:
-        with hotpath.write_transaction(conn):
-            claim = messages.claim(conn, msg)
-            if not claim.first:
-                runtime.metrics.incr("dedupe_hits")
-                return claim.reply_xml if claim.status in ("answered", "failed") else ""
-            ctx.dialog = claim.dialog
-            if claim.pending_replies:
-                waiting.append(claim.pending_replies)
-            matches = runtime.router.plan(msg, in_dialog=claim.dialog is not None)
-            head = next((n for n, match in enumerate(matches) if not match.quick),
-                        len(matches))
-            answered = None
-            if head:
-                ctx.quick = True
-                try:
-                    answered = runtime.router.run(matches[:head], msg, ctx)
-                except MoveToPool as moved:
-                    head = moved.at
-                    ctx.dialog, ctx.change = claim.dialog, None  # the pool starts afresh
-                except Exception as exc:  # noqa: BLE001 - a handler's bug must not be a 500
-                    return _failed(runtime, conn, msg, claim.id, exc, started)
-                ctx.quick = False
-            if answered is None and head == len(matches):
-                answered = (None, "none")
-            if answered is not None:
-                return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
+        if conn.dialect.name == "postgresql" and subscribers.touches(msg):
+            claim = _claim_answered(runtime, account, conn, msg, started)
+            if claim.first and claim.status == "answered":
+                if claim.pending_replies:
+                    waiting.append(claim.pending_replies)
+                return claim.reply_xml
+            with hotpath.write_transaction(conn):  # a quick answer in the dialog, if any
+                done = _after_claim(runtime, conn, msg, ctx, claim, started, waiting)
+        else:
+            with hotpath.write_transaction(conn):
+                done = _after_claim(runtime, conn, msg, ctx, messages.claim(conn, msg),
+                                    started, waiting)
+    if isinstance(done, str):
+        return done
+    claim, matches, head = done
     # The connection goes back while the pool works: the handler needs one of its own.
     future = runtime.submit(runtime.handle, ctx, msg, matches[head:])
     remaining = runtime.settings.reply_budget - (time.perf_counter() - started)
@@ -219,6 +213,103 @@ def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str
         return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
 
 
+def _claim_answered(runtime, account: Account, conn, msg: Incoming,
+                    started: float) -> messages.Claim:
+    """PostgreSQL: answer from memory first (unless this process last saw the subscriber in
+    a dialog), then claim with that answer in one statement (messages.claim_answered)."""
+    found = None if _dialog_hints.running(msg) else _answer_from_memory(runtime, account, msg,
+                                                                        started)
+    claim = messages.claim_answered(conn, msg, found[0] if found else None)
+    if claim.first:
+        _dialog_hints.note(msg, claim.dialog)
+        if claim.status == "answered":
+            runtime.metrics.incr("handled", rule=found[1].split(":")[-1])
+    return claim
+
+
+def _answer_from_memory(runtime, account: Account, msg: Incoming,
+                        started: float) -> tuple[messages.Answer, str] | None:
+    """The reply of the plan's leading @quick handlers as if no dialog ran, with the rule
+    that gave it; None when they cannot give one without the database or a dialog change
+    (the full path then runs them again, after the claim)."""
+    matches = runtime.router.plan(msg, in_dialog=False)
+    head = next((n for n, match in enumerate(matches) if not match.quick), len(matches))
+    if not head:
+        return None
+    trial = runtime.context(account)
+    trial.quick = True
+    try:
+        answered = runtime.router.run(matches[:head], msg, trial)
+        if answered is None and head == len(matches):
+            answered = (None, "none")
+        if answered is None or trial.change is not None:
+            return None
+        reply, rule = answered
+        kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
+                           create_time=int(runtime.clock()))
+    except Exception:  # noqa: BLE001 - MoveToPool, or a bug the full path will record
+        return None
+    logged = f"{rule}:{trial.outcome}" if trial.outcome else rule
+    return messages.Answer(kind, xml, plain_text(reply), logged, _ms(started)), rule
+
+
+class _DialogHints:
+    """The subscribers this process last saw in a dialog, and until when: their messages
+    skip the answer from memory, which the claim would throw away. Only a hint (another
+    process may have started or ended the dialog since): the claim checks the database."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], dt.datetime] = {}
+
+    def running(self, msg: Incoming) -> bool:
+        until = self._until.get((msg.account, msg.openid))
+        return until is not None and until > utcnow()
+
+    def note(self, msg: Incoming, dialog: Dialog | None) -> None:
+        key = (msg.account, msg.openid)
+        if dialog is None or dialog.expires_at is None:
+            self._until.pop(key, None)
+            return
+        if len(self._until) >= self.LIMIT:
+            self._until.clear()
+        self._until[key] = dialog.expires_at
+
+
+_dialog_hints = _DialogHints()
+
+
+def _after_claim(runtime, conn, msg: Incoming, ctx, claim: messages.Claim, started: float,
+                 waiting: list[int]):
+    """After the claim (inside the caller's transaction): a retry's answer, or the plan's
+    leading @quick handlers' reply recorded; else (claim, matches, head) for the pool."""
+    if not claim.first:
+        runtime.metrics.incr("dedupe_hits")
+        return claim.reply_xml if claim.status in ("answered", "failed") else ""
+    ctx.dialog = claim.dialog
+    if claim.pending_replies:
+        waiting.append(claim.pending_replies)
+    matches = runtime.router.plan(msg, in_dialog=claim.dialog is not None)
+    head = next((n for n, match in enumerate(matches) if not match.quick), len(matches))
+    answered = None
+    if head:
+        ctx.quick = True
+        try:
+            answered = runtime.router.run(matches[:head], msg, ctx)
+        except MoveToPool as moved:
+            head = moved.at
+            ctx.dialog, ctx.change = claim.dialog, None  # the pool starts afresh
+        except Exception as exc:  # noqa: BLE001 - a handler's bug must not be a 500
+            return _failed(runtime, conn, msg, claim.id, exc, started)
+        ctx.quick = False
+    if answered is None and head == len(matches):
+        answered = (None, "none")
+    if answered is not None:
+        return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
+    return claim, matches, head
+
+
 def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
             started: float, ctx) -> str:
     """Render the reply and record it with the dialog change (in the caller's transaction)."""
@@ -232,6 +323,8 @@ def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
     messages.finish(conn, message_id, status="answered", reply_kind=kind, reply_xml=xml,
                     reply_text=plain_text(reply), handled_ms=_ms(started), rule=logged)
     dialogs.apply(conn, msg.account, msg.openid, ctx.change)
+    if ctx.change is not None:
+        _dialog_hints.note(msg, ctx.change.dialog)
     runtime.metrics.incr("handled", rule=rule.split(":")[-1])
     return xml
 
