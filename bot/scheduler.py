@@ -43,12 +43,13 @@ _runtime = None  # the runtime of this scheduler process (set by `run`)
 
 
 def tick(runtime) -> None:
-    """Digests brought up to date, due pushes sent, topic tags synced."""
+    """Topic tags synced (first: a topic push goes to those who subscribed until now),
+    digests brought up to date, due pushes sent."""
+    topics.sync(runtime)
     with runtime.sessionmaker.begin() as session:
         push_schedules.prepare_digests(session)
     for report in push_send.run_due(runtime):
         log.info("push %s: %s %s", report.push_id, report.state, report.note)
-    topics.sync(runtime)
 
 
 def case_jobs(runtime) -> None:

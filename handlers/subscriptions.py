@@ -1,9 +1,10 @@
 """Topic subscriptions from the subscriber's side: 订阅 政策, 退订 政策, 我的订阅.
 
 A topic is a knowledge category (bot/services/topics.py). The reply says what the subscriber
-will now receive; WeChat is told (the topic's user tag) after the reply, on the handler
-pool, so the API never delays it; the scheduler's periodic sync retries what failed. These
-handlers use the database, so none is @quick.
+will now receive; WeChat is told (the topic's user tag) by the scheduler's next tick
+(bot/scheduler.py), which tags up to 50 subscribers in one call: after a broadcast, a burst of
+subscriptions costs one API call per 50, not one each, and the webhook never waits on WeChat
+(the rows not yet tagged are the outbox). These handlers use the database, so none is @quick.
 """
 
 from __future__ import annotations
@@ -53,8 +54,6 @@ def change(msg: Incoming, ctx, verb: str = "", topic: str | None = None,
     with ctx.transaction() as session:
         changed = [t for t in chosen if apply(session, msg.account, msg.openid, t)]
         current = topics.topics_of(session, msg.account, msg.openid)
-    if changed:  # committed: now tell WeChat, without making the subscriber wait
-        ctx.runtime.submit(topics.sync, ctx.runtime, msg.account, msg.openid)
     if to_simplified(words) in ALL_WORDS:  # 全部: only what changed is worth saying
         chosen = changed or chosen
     return _changed_reply(subscribing, chosen, changed, current)

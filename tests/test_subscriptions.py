@@ -1,13 +1,13 @@
 """Topic subscriptions through the real webhook and the fake WeChat API over HTTP: 订阅/退订
 and their spoken variants, 我的订阅, unknown topics, the tag at WeChat (created once, raced,
 deleted behind our back), faults left for the next sync, batches of 50, and the search not
-taking the command."""
+taking the command. WeChat is told by the scheduler's sync (`tick` here), never by the
+webhook."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -28,15 +28,6 @@ POLICY_TAG = "订阅-扶贫政策法规"
 
 def phone(live, account, openid: str = "oTopic") -> SubscriberClient:
     return SubscriberClient(live.url, account, openid)
-
-
-def wait_until(check: Callable[[], object], timeout: float = 5.0) -> object:
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def calls(live, path: str) -> list[dict]:
@@ -74,6 +65,11 @@ def synced(runtime, openid: str) -> bool:
     return bool(found) and all(row.active == row.tagged for row in found)
 
 
+def tick(runtime) -> int:
+    """What the scheduler's tick does for topics: tell WeChat what changed."""
+    return topics.sync(runtime)
+
+
 def policy_tag(runtime) -> int:
     return wechat_tags(runtime)[POLICY_TAG]["id"]
 
@@ -84,7 +80,8 @@ def test_subscribe_tags_the_subscriber_and_unsubscribe_untags(live, runtime, acc
     reply = sub.say("订阅 政策").text
     assert "已订阅“扶贫政策法规”" in reply
     assert "您现在会收到这些主题的新内容推送：“扶贫政策法规”" in reply
-    assert wait_until(lambda: synced(runtime, "oTopic"))
+    assert not calls(live, "tags/members/batchtagging")  # the webhook never calls WeChat
+    assert tick(runtime) == 1 and synced(runtime, "oTopic")
     tag_id = policy_tag(runtime)
     assert tag_ids_of(runtime, "oTopic") == [tag_id]
     with runtime.sessionmaker() as session:
@@ -94,27 +91,29 @@ def test_subscribe_tags_the_subscriber_and_unsubscribe_untags(live, runtime, acc
 
     reply = sub.say("退订 政策").text
     assert "已退订“扶贫政策法规”" in reply and "您现在没有订阅任何主题" in reply
-    assert wait_until(lambda: not tag_ids_of(runtime, "oTopic"))
-    assert wait_until(lambda: synced(runtime, "oTopic"))
+    assert tick(runtime) == 1 and not tag_ids_of(runtime, "oTopic")
+    assert synced(runtime, "oTopic")
     [row] = rows(runtime, "oTopic")
     assert not row.active and not row.tagged
     with runtime.sessionmaker() as session:
         assert topics.subscriber_count(session, "default", "policy") == 0
     assert "已订阅“扶贫政策法规”" in sub.say("订阅 政策").text  # and back again
-    assert wait_until(lambda: tag_ids_of(runtime, "oTopic") == [tag_id])
+    assert tick(runtime) == 1 and tag_ids_of(runtime, "oTopic") == [tag_id]
     assert len(calls(live, "tags/create")) == 1  # the tag was made once
 
 
 def test_repeats_change_nothing_and_call_wechat_once(live, runtime, account):
     sub = phone(live, account)
     sub.say("订阅 政策")
-    assert wait_until(lambda: synced(runtime, "oTopic"))
+    tick(runtime)
     again = sub.say("订阅 政策").text
     assert "您之前已经订阅了，不用重复订阅" in again and "已订阅“" not in again
+    assert tick(runtime) == 0
     sub.say("退订 政策")
-    assert wait_until(lambda: not tag_ids_of(runtime, "oTopic"))
+    tick(runtime)
+    assert not tag_ids_of(runtime, "oTopic")
     assert "您没有订阅“扶贫政策法规”" in sub.say("退订 政策").text
-    time.sleep(0.3)  # a sync started by a repeat would have called by now
+    assert tick(runtime) == 0
     assert len(calls(live, "tags/members/batchtagging")) == 1
     assert len(calls(live, "tags/members/batchuntagging")) == 1
     assert len(rows(runtime, "oTopic")) == 1
@@ -143,14 +142,15 @@ def test_two_topics_two_tags(live, runtime, account):
     sub.say("订阅 政策")
     reply = sub.say("订阅 年报").text
     assert "已订阅“年度报告”" in reply and "“扶贫政策法规”、“年度报告”" in reply
-    assert wait_until(lambda: len(tag_ids_of(runtime, "oTopic")) == 2)
+    assert tick(runtime) == 2 and len(tag_ids_of(runtime, "oTopic")) == 2
     tags = wechat_tags(runtime)
     assert {POLICY_TAG, "订阅-年度报告"} <= set(tags)
     assert sorted(tag_ids_of(runtime, "oTopic")) == sorted(
         [tags[POLICY_TAG]["id"], tags["订阅-年度报告"]["id"]])
     reply = sub.say("退订 政策").text
     assert "您现在会收到这些主题的新内容推送：“年度报告”" in reply
-    assert wait_until(lambda: tag_ids_of(runtime, "oTopic") == [tags["订阅-年度报告"]["id"]])
+    assert tick(runtime) == 1
+    assert tag_ids_of(runtime, "oTopic") == [tags["订阅-年度报告"]["id"]]
 
 
 def test_several_topics_in_one_message_and_all(live, runtime, account):
@@ -160,12 +160,12 @@ def test_several_topics_in_one_message_and_all(live, runtime, account):
     assert "已订阅" in sub.say("订阅全部").text
     with runtime.sessionmaker() as session:
         assert topics.topics_of(session, "default", "oMany") == list(topics.TOPICS)
-    assert wait_until(lambda: len(tag_ids_of(runtime, "oMany")) == 5)
+    assert tick(runtime) == 5 and len(tag_ids_of(runtime, "oMany")) == 5
     sub.say("退订 建议")
     reply = sub.say("退订 全部").text
     assert "已退订“扶贫政策法规”、" in reply and "您现在没有订阅任何主题" in reply
     assert "建议提案" not in reply and "您没有订阅" not in reply  # only what changed
-    assert wait_until(lambda: not tag_ids_of(runtime, "oMany"))
+    assert tick(runtime) == 5 and not tag_ids_of(runtime, "oMany")
 
 
 # -- lists, unknown topics, other messages ---------------------------------------------
@@ -216,7 +216,16 @@ def test_a_slow_wechat_does_not_delay_the_reply(live, runtime, account):
     started = time.monotonic()
     reply = phone(live, account).say("订阅 政策").text
     assert "已订阅" in reply and time.monotonic() - started < 1.5
-    assert wait_until(lambda: synced(runtime, "oTopic"), timeout=10)
+    assert tick(runtime) == 1 and synced(runtime, "oTopic")
+
+
+def test_a_burst_of_subscriptions_costs_one_call_per_fifty(live, runtime, account):
+    """After a broadcast many subscribe at once: the scheduler tags them 50 to a call."""
+    for n in range(60):
+        assert "已订阅" in phone(live, account, f"oBurst{n:02d}").say("订阅 资金").text
+    assert tick(runtime) == 60
+    assert batch_sizes(live, "tags/members/batchtagging") == [50, 10]
+    assert all(synced(runtime, f"oBurst{n:02d}") for n in range(60))
 
 
 @pytest.mark.parametrize("spec", [
@@ -226,10 +235,9 @@ def test_a_slow_wechat_does_not_delay_the_reply(live, runtime, account):
 def test_a_failure_leaves_the_row_for_the_next_sync(live, runtime, account, spec):
     fault(live, **spec, count=1)
     assert "已订阅" in phone(live, account).say("订阅 政策").text
-    assert wait_until(lambda: not faults_left(live))
-    assert wait_until(lambda: [c for c in calls(live, spec["path"])
-                               if c["errcode"] or c["status"] >= 400])
-    time.sleep(0.2)  # the failed sync returns without marking anything
+    assert tick(runtime) == 0  # failed: logged, nothing marked
+    assert not faults_left(live)
+    assert [c for c in calls(live, spec["path"]) if c["errcode"] or c["status"] >= 400]
     [row] = rows(runtime, "oTopic")
     assert row.active and not row.tagged
     assert topics.sync(runtime) == 1
@@ -241,13 +249,12 @@ def test_a_failure_leaves_the_row_for_the_next_sync(live, runtime, account, spec
 def test_a_tag_deleted_at_wechat_is_made_again(live, runtime, account):
     sub = phone(live, account, "oFirst")
     sub.say("订阅 政策")
-    assert wait_until(lambda: synced(runtime, "oFirst"))
+    assert tick(runtime) == 1
     old = policy_tag(runtime)
     runtime.api("default").post("tags/delete", {"tag": {"id": old}})
-    phone(live, account, "oSecond").say("订阅 政策")  # tagging with the old id: 45159
-    assert wait_until(lambda: [c for c in calls(live, "tags/members/batchtagging")
-                               if c["errcode"] == 45159])
-    time.sleep(0.2)
+    phone(live, account, "oSecond").say("订阅 政策")
+    assert tick(runtime) == 0  # tagging with the old id: 45159, the tag forgotten
+    assert [c for c in calls(live, "tags/members/batchtagging") if c["errcode"] == 45159]
     assert topics.sync(runtime) == 2  # a new tag, carried by both again
     new = policy_tag(runtime)
     assert new != old
@@ -325,13 +332,13 @@ def test_subscriptions_on_postgresql(settings, pg_database_url, account):
         sub = SubscriberClient(server.url, account, "oPg")
         assert "已订阅“扶贫政策法规”" in sub.say("订阅 政策").text
         assert "不用重复订阅" in sub.say("订阅 政策").text
-        assert wait_until(lambda: synced(runtime, "oPg"))
+        assert topics.sync(runtime) == 1 and synced(runtime, "oPg")
         subscribe_many(runtime, [f"oPg{n:03d}" for n in range(60)])
         subscribe_many(runtime, [f"oPg{n:03d}" for n in range(60)])  # repeats: no errors
         assert topics.sync(runtime) == 60
         assert wechat_tags(runtime)[POLICY_TAG]["count"] == 61
         assert "已退订" in sub.say("退订 政策").text
-        assert wait_until(lambda: synced(runtime, "oPg"))
+        assert topics.sync(runtime) == 1 and synced(runtime, "oPg")
         assert wechat_tags(runtime)[POLICY_TAG]["count"] == 60
     finally:
         server.stop()

@@ -94,6 +94,7 @@ def verify(world, record: Record) -> list[str]:
     problems += _every_case_once(world, record)
     problems += _replies_delivered_once(world)
     problems += _pushes_sent_once(world)
+    problems += _subscriptions_tagged(world, record)
     return problems
 
 
@@ -205,4 +206,22 @@ def _pushes_sent_once(world) -> list[str]:
                             f"{delivered.get(clientmsgid, 0)} times")
     print(f"  pushes: {len(pushes)}, states {collections.Counter(s for _, s, _ in pushes)}",
           flush=True)
+    return problems
+
+
+def _subscriptions_tagged(world, record: Record) -> list[str]:
+    """Every 订阅 the load saw confirmed is a subscription row, and WeChat tagged it (the
+    scheduler's sync, in batches of 50)."""
+    rows = world.topic_rows()
+    subscribed = {openid for openid, active, _ in rows if active}
+    untagged = [openid for openid, active, tagged in rows if active != tagged]
+    batches = [len(c["body"]["openid_list"]) for c in _calls(world, "tags/members/batchtagging")
+               if c["errcode"] == 0]
+    print(f"  topics: {len(record.subscribed)} subscribed, {len(rows)} rows, "
+          f"{sum(batches)} tagged in {len(batches)} calls", flush=True)
+    problems = []
+    if missing := record.subscribed - subscribed:
+        problems.append(f"{len(missing)} confirmed subscriptions have no row")
+    if untagged:
+        problems.append(f"{len(untagged)} subscriptions never reached WeChat")
     return problems

@@ -223,13 +223,17 @@ class Cluster:
                     CaseMessage.direction == "out", CaseMessage.delivery == "pending")).all()
                 sending = session.scalar(text("SELECT count(*) FROM pushes WHERE state IN "
                                               "('approved', 'sending')"))
+                untagged = session.scalar(text("SELECT count(*) FROM topic_subscriptions "
+                                               "WHERE active <> tagged"))  # the scheduler's
             for message_id in waiting:
                 delivery.deliver(self.runtime, message_id)
-            if not waiting and not sending:
+            if not waiting and not sending and not untagged:
                 return
             time.sleep(1)
         print("  drain: gave up waiting", flush=True)
 
-    def topic_subscribers(self) -> int:
+    def topic_rows(self) -> list[tuple[str, bool, bool]]:
+        """(openid, active, tagged) of every topic subscription."""
         with self.runtime.sessionmaker() as session:
-            return len(session.scalars(select(TopicSubscription.id)).all())
+            return [tuple(row) for row in session.execute(select(
+                TopicSubscription.openid, TopicSubscription.active, TopicSubscription.tagged))]
