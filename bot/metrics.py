@@ -39,6 +39,7 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "handled": ("Messages answered, by the rule that answered", ("rule",)),
     "handler_errors": ("Handlers that failed (the subscriber got the apology)", ()),
     "deferred": ("Handlers past the reply budget, answered later", ()),
+    "taken_over": ("Retries that answered a message whose first handling died", ()),
     "wechat_api_calls": ("Outbound WeChat API calls by endpoint and result (ok or errcode)",
                          ("endpoint", "result")),
     "pushes": ("Push sends by result (sent, deferred, retry, failed, held, cancelled)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 import pytest
 from sqlalchemy import select, update
 
@@ -161,3 +162,47 @@ def test_a_whole_intake_and_a_question_after_it(pg_client, account):
     with runtime.engine.connect() as conn:
         states = conn.execute(select(InboundMessage.status)).scalars().all()
     assert states == ["answered"] * 7
+
+
+def test_choices_and_the_pick_cost_two_statements_each(pg_client, account, statements):
+    client, runtime = pg_client
+    assert ask(client, account, "退出", 901).startswith("您想了解的是哪一项？")
+    # claimed (a dialog change is not stored with the claim), then the reply with the choices
+    assert statements == ["WITH autocommit", "WITH autocommit"]
+    statements.clear()
+    assert "/p/" in ask(client, account, "1", 902)
+    # the hint skips the answer from memory; the claim with the dialog, the reply and its end
+    assert statements == ["WITH autocommit", "WITH autocommit"]
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(Subscriber.dialog_until)).scalar() is None
+        logged = conn.execute(select(InboundMessage.status, InboundMessage.rule)
+                              .order_by(InboundMessage.id)).all()
+    assert [status for status, _ in logged] == ["answered", "answered"]
+    assert logged[0].rule.startswith("fallback:choose")
+
+
+def test_a_failed_finish_is_answered_by_a_later_retry(pg_client, account, monkeypatch):
+    """A dialog step's reply could not be written (the database went away between the claim
+    and the reply): the webhook answers 503; a retry within the reply budget is told the
+    first is still being handled, a retry after it takes the message over and answers."""
+    client, runtime = pg_client
+    ask(client, account, "退出", 951)
+    original = messages.finish
+
+    def broken(*args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(messages, "finish", broken)
+    response = client.post(url("/wechat", signed_query(account.token)),
+                           data=text_xml("1", openid="oPg", msg_id=952))
+    assert response.status_code == 503
+    monkeypatch.setattr(messages, "finish", original)
+    assert ask(client, account, "1", 952) == ""  # the retry: claimed, not answered
+    logged = row(runtime.engine, InboundMessage, InboundMessage.msg_key == "m:952")
+    assert (logged.status, logged.retries) == ("processing", 1)
+    with runtime.engine.begin() as conn:  # the first handling began long ago
+        conn.execute(update(InboundMessage).where(InboundMessage.id == logged.id).values(
+            received_at=InboundMessage.received_at - dt.timedelta(seconds=30)))
+    assert "/p/" in ask(client, account, "1", 952)  # taken over: the choice is answered
+    logged = row(runtime.engine, InboundMessage, InboundMessage.msg_key == "m:952")
+    assert (logged.status, logged.retries) == ("answered", 2)

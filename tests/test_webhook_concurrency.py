@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,10 +11,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.dispatch import HandlerGroup, NotHandled, Router, quick
+from bot.db import utcnow
+from bot.dispatch import HandlerGroup, Incoming, NotHandled, Router, normalize, quick
 from bot.migrate import upgrade
 from bot.models import InboundMessage
 from bot.runtime import build_runtime
+from bot.services import hotpath, messages
 from bot.wechat.parse import parse_xml
 from handlers import GROUPS
 from tests.conftest import LiveServer
@@ -238,3 +241,32 @@ def test_unsendable_reply_gets_apology_and_keeps_the_row(client, runtime, accoun
     retry = client.post(url("/wechat", signed_query(account.token)),
                         data=text_xml("怪", msg_id=4))
     assert retry.text == reply.text and rows(runtime)[-1].retries == 1
+
+
+def claimed_long_ago(runtime, text: str, msg_id: int, seconds: float) -> None:
+    """A first handling that claimed the message `seconds` ago and never wrote a reply."""
+    msg = Incoming("default", "oUser1", "text", text, normalize(text), msg_key=f"m:{msg_id}")
+    with runtime.engine.connect() as conn, hotpath.write_transaction(conn):
+        assert messages.claim(conn, msg, utcnow() - dt.timedelta(seconds=seconds)).first
+
+
+def test_a_retry_answers_a_message_whose_first_handling_died(client, runtime, account):
+    """The worker handling it was killed, or the database went away before the reply was
+    written: once the reply budget has passed, WeChat's retry gets the answer (once)."""
+    claimed_long_ago(runtime, "帮助", 4242, seconds=30)
+    body = text_xml("帮助", msg_id=4242)
+    reply = client.post(url("/wechat", signed_query(account.token)), data=body)
+    assert reply.status_code == 200 and "订阅" in parse_xml(reply.data)["Content"]
+    [row] = rows(runtime)
+    assert (row.status, row.retries) == ("answered", 1) and row.claimed_at is not None
+    again = client.post(url("/wechat", signed_query(account.token)), data=body)
+    assert again.data == reply.data and rows(runtime)[0].retries == 2
+
+
+def test_a_retry_leaves_a_first_handling_still_within_its_budget(client, runtime, account):
+    claimed_long_ago(runtime, "帮助", 4343, seconds=1)
+    reply = client.post(url("/wechat", signed_query(account.token)),
+                        data=text_xml("帮助", msg_id=4343))
+    assert reply.status_code == 200 and reply.data == b"success"
+    [row] = rows(runtime)
+    assert (row.status, row.retries, row.claimed_at) == ("processing", 1, None)

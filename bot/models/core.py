@@ -70,6 +70,8 @@ class InboundMessage(Base):
     handled_ms: Mapped[float | None]
     retries: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
+    # when a retry took over a handling that died (bot/services/messages.py `_retry`)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class AccessToken(Base):

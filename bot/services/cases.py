@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -43,12 +46,48 @@ def content_hash(openid: str, case_class: str, description: str) -> str:
 
 
 def next_number(session: Session, day: dt.date) -> str:
-    """The next case number of `day`, unique across processes (an atomic counter row)."""
+    """The next case number of `day`, unique across processes (an atomic counter row).
+
+    On PostgreSQL it is taken in a transaction of its own, committed at once, on a small
+    pool of its own (`_numbering`): every intake of the day updates the one counter row, and
+    inside the case's transaction its lock was held to the end of it (24 subscribers
+    confirming at once waited seconds in line). A case whose transaction then fails leaves
+    its number unused. SQLite writes one transaction at a time anyway (and a second writer
+    in this thread would wait for the first): there it is taken in the case's transaction."""
     table = CaseCounter.__table__
     stmt = insert_for(session, table).values(day=day, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=["day"],
                                       set_={"last": table.c.last + 1}).returning(table.c.last)
-    return flow.case_number(day, session.execute(stmt).scalar_one())
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return flow.case_number(day, session.execute(stmt).scalar_one())
+    with _numbering(bind.engine).begin() as conn:
+        return flow.case_number(day, conn.execute(stmt).scalar_one())
+
+
+_numbering_engines: dict[tuple[int, int], Engine] = {}
+_numbering_lock = threading.Lock()
+
+
+def _numbering(engine: Engine) -> Engine:
+    """A small engine for the counter beside `engine`, per process: taking a number never
+    waits for the main pool, which the waiting case transactions hold. Disposed with
+    `engine`."""
+    key = (os.getpid(), id(engine))
+    with _numbering_lock:
+        found = _numbering_engines.get(key)
+        if found is None:
+            found = _numbering_engines[key] = create_engine(
+                engine.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+            event.listen(engine, "engine_disposed", lambda _: _dispose_numbering(key))
+        return found
+
+
+def _dispose_numbering(key: tuple[int, int]) -> None:
+    with _numbering_lock:
+        found = _numbering_engines.pop(key, None)
+    if found is not None:
+        found.dispose(close=key[0] == os.getpid())  # a forked child leaves the parent's
 
 
 def find_duplicate(session: Session, intake: Intake, now: dt.datetime) -> Case | None:

@@ -28,6 +28,10 @@ _SET = ("INSERT INTO dialog_states (account, openid, kind, data, expires_at, upd
 _CLEAR = "DELETE FROM dialog_states WHERE account = :account AND openid = :openid"
 _FLAG = ("UPDATE subscribers SET dialog_until = :until "
          "WHERE account = :account AND openid = :openid")
+SET_WITH = f"dialog AS ({_SET}) {_FLAG}"
+"""PostgreSQL: `apply` of a started dialog as the tail of one statement (after a CTE)."""
+CLEAR_WITH = f"dialog AS ({_CLEAR}) {_FLAG}"
+"""PostgreSQL: `apply` of an ended dialog as the tail of one statement (after a CTE)."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,11 @@ def read(conn: Connection, account: str, openid: str,
          now: dt.datetime | None = None) -> Dialog | None:
     """The subscriber's dialog, or None (never had one, ended, or expired)."""
     row = hotpath.execute(conn, _READ, {"account": account, "openid": openid}).fetchone()
-    if row is None:
-        return None
+    return None if row is None else from_row(row, now)
+
+
+def from_row(row: Any, now: dt.datetime | None = None) -> Dialog | None:
+    """The dialog of a (kind, data, expires_at) row, or None if it expired."""
     kind, data, expires_at = row
     expires_at = _datetime(expires_at)
     if expires_at <= (now or utcnow()):
@@ -70,16 +77,19 @@ def apply(conn: Connection, account: str, openid: str, change: Change | None,
     """Write `change` (inside the caller's transaction); None changes nothing."""
     if change is None:
         return
+    params = change_params(conn, account, openid, change, now)
+    hotpath.execute(conn, _CLEAR if change.dialog is None else _SET, params)
+    hotpath.execute(conn, _FLAG, params)
+
+
+def change_params(conn: Connection, account: str, openid: str, change: Change,
+                  now: dt.datetime | None = None) -> dict[str, Any]:
+    """The parameters of `apply`'s statements (and of SET_WITH / CLEAR_WITH)."""
     if change.dialog is None:
-        hotpath.execute(conn, _CLEAR, {"account": account, "openid": openid})
-        hotpath.execute(conn, _FLAG, {"account": account, "openid": openid, "until": None})
-        return
+        return {"account": account, "openid": openid, "until": None}
     now = now or utcnow()
     dialog = change.dialog
-    hotpath.execute(conn, _SET, {
-        "account": account, "openid": openid, "kind": dialog.kind,
-        "data": json.dumps(dialog.data, ensure_ascii=False),  # psycopg sends str untyped
-        "expires_at": hotpath.stamp(conn, dialog.expires_at or now),
-        "now": hotpath.stamp(conn, now)})
-    hotpath.execute(conn, _FLAG, {"account": account, "openid": openid,
-                                  "until": hotpath.stamp(conn, dialog.expires_at or now)})
+    until = hotpath.stamp(conn, dialog.expires_at or now)
+    return {"account": account, "openid": openid, "kind": dialog.kind,
+            "data": json.dumps(dialog.data, ensure_ascii=False),  # psycopg sends str untyped
+            "expires_at": until, "now": hotpath.stamp(conn, now), "until": until}

@@ -103,6 +103,19 @@ def autocommit(conn: Connection) -> Iterator[Connection]:
             driver.autocommit = False
 
 
+@contextmanager
+def finishing(conn: Connection) -> Iterator[Connection]:
+    """Where the webhook records a reply (`messages.finish`, with the dialog change): on
+    PostgreSQL that is one statement, run on its own (autocommit); on SQLite a few, in a
+    `write_transaction`."""
+    if conn.dialect.name == "postgresql":
+        with autocommit(conn):
+            yield conn
+    else:
+        with write_transaction(conn):
+            yield conn
+
+
 class HotConnections:
     """A few engine connections kept checked out for the hot path.
 

@@ -7,6 +7,7 @@ that fails or runs past the budget still leaves a logged message and a reply.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -23,7 +24,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from bot.config import Account
 from bot.db import utcnow
 from bot.dispatch import Incoming, MoveToPool, normalize
-from bot.services import delivery, dialogs, hotpath, messages, subscribers
+from bot.services import delivery, hotpath, messages, subscribers
 from bot.services.dialogs import Dialog
 from bot.wechat.crypto import DecryptError, MessageCrypto, SignatureError, fresh, verify
 from bot.wechat.parse import BadMessage, message_key, parse_xml, to_message
@@ -184,17 +185,21 @@ def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str
     ctx = runtime.context(account)
     with runtime.hot.connection() as conn:
         if conn.dialect.name == "postgresql" and subscribers.touches(msg):
-            claim = _claim_answered(runtime, account, conn, msg, started)
+            claim, found = _claim_answered(runtime, account, conn, msg, started)
+            if claim.first and claim.pending_replies:
+                waiting.append(claim.pending_replies)
             if claim.first and claim.status == "answered":
-                if claim.pending_replies:
-                    waiting.append(claim.pending_replies)
                 return claim.reply_xml
-            with hotpath.write_transaction(conn):  # a quick answer in the dialog, if any
+            with hotpath.finishing(conn):
+                if claim.first and claim.dialog is None and found is not None:
+                    # found in memory with a dialog change (choices offered): recorded with it
+                    return _finish(runtime, conn, msg, claim.id, found[:2], started, found[2])
+                claim = dataclasses.replace(claim, pending_replies=0)  # counted above
                 done = _after_claim(runtime, conn, msg, ctx, claim, started, waiting)
         else:
             with hotpath.write_transaction(conn):
-                done = _after_claim(runtime, conn, msg, ctx, messages.claim(conn, msg),
-                                    started, waiting)
+                claim = messages.claim(conn, msg, stale_after=_stale_after(runtime))
+                done = _after_claim(runtime, conn, msg, ctx, claim, started, waiting)
     if isinstance(done, str):
         return done
     claim, matches, head = done
@@ -207,31 +212,40 @@ def _answer(runtime, account: Account, msg: Incoming, waiting: list[int]) -> str
         _defer(runtime, account, msg, claim.id, future, started, ctx)
         return ""
     except Exception as exc:  # noqa: BLE001
-        with runtime.hot.connection() as conn, hotpath.write_transaction(conn):
+        with runtime.hot.connection() as conn, hotpath.finishing(conn):
             return _failed(runtime, conn, msg, claim.id, exc, started)
-    with runtime.hot.connection() as conn, hotpath.write_transaction(conn):
+    with runtime.hot.connection() as conn, hotpath.finishing(conn):
         return _finish(runtime, conn, msg, claim.id, answered, started, ctx)
 
 
+def _stale_after(runtime) -> dt.timedelta:
+    """How long a first handling may run before a retry takes the message over: past the
+    reply budget it has answered, deferred (its own status) or died."""
+    return dt.timedelta(seconds=runtime.settings.reply_budget + 1.0)
+
+
 def _claim_answered(runtime, account: Account, conn, msg: Incoming,
-                    started: float) -> messages.Claim:
+                    started: float) -> tuple[messages.Claim, tuple | None]:
     """PostgreSQL: answer from memory first (unless this process last saw the subscriber in
-    a dialog), then claim with that answer in one statement (messages.claim_answered)."""
-    found = None if _dialog_hints.running(msg) else _answer_from_memory(runtime, account, msg,
-                                                                        started)
-    claim = messages.claim_answered(conn, msg, found[0] if found else None)
+    a dialog), then claim with that answer in one statement (messages.claim_answered). An
+    answer that changes the dialog is not stored with the claim: it is returned (reply, rule,
+    context) for the caller to record with its change once the claim shows no dialog ran."""
+    found = None if _dialog_hints.running(msg) else _answer_from_memory(runtime, account, msg)
+    answer = None
+    if found is not None and found[2].change is None:
+        answer = _rendered(runtime, msg, found, started)
+    claim = messages.claim_answered(conn, msg, answer, stale_after=_stale_after(runtime))
     if claim.first:
         _dialog_hints.note(msg, claim.dialog)
         if claim.status == "answered":
             runtime.metrics.incr("handled", rule=found[1].split(":")[-1])
-    return claim
+    return claim, found
 
 
-def _answer_from_memory(runtime, account: Account, msg: Incoming,
-                        started: float) -> tuple[messages.Answer, str] | None:
-    """The reply of the plan's leading @quick handlers as if no dialog ran, with the rule
-    that gave it; None when they cannot give one without the database or a dialog change
-    (the full path then runs them again, after the claim)."""
+def _answer_from_memory(runtime, account: Account, msg: Incoming) -> tuple | None:
+    """(reply, rule, context) of the plan's leading @quick handlers as if no dialog ran;
+    None when they cannot answer without the database (the full path then runs them again,
+    after the claim, and records a failure)."""
     matches = runtime.router.plan(msg, in_dialog=False)
     head = next((n for n, match in enumerate(matches) if not match.quick), len(matches))
     if not head:
@@ -240,17 +254,24 @@ def _answer_from_memory(runtime, account: Account, msg: Incoming,
     trial.quick = True
     try:
         answered = runtime.router.run(matches[:head], msg, trial)
-        if answered is None and head == len(matches):
-            answered = (None, "none")
-        if answered is None or trial.change is not None:
-            return None
-        reply, rule = answered
-        kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
-                           create_time=int(runtime.clock()))
     except Exception:  # noqa: BLE001 - MoveToPool, or a bug the full path will record
         return None
+    trial.quick = False
+    if answered is None and head == len(matches):
+        answered = (None, "none")
+    return None if answered is None else (*answered, trial)
+
+
+def _rendered(runtime, msg: Incoming, found: tuple, started: float) -> messages.Answer | None:
+    """`found` as the reply to store with the claim (None if it cannot be sent)."""
+    reply, rule, trial = found
+    try:
+        kind, xml = render(reply, to_user=msg.openid, from_user=msg.fields["_to"],
+                           create_time=int(runtime.clock()))
+    except Exception:  # noqa: BLE001 - the full path records the apology
+        return None
     logged = f"{rule}:{trial.outcome}" if trial.outcome else rule
-    return messages.Answer(kind, xml, plain_text(reply), logged, _ms(started)), rule
+    return messages.Answer(kind, xml, plain_text(reply), logged, _ms(started))
 
 
 class _DialogHints:
@@ -287,6 +308,10 @@ def _after_claim(runtime, conn, msg: Incoming, ctx, claim: messages.Claim, start
     if not claim.first:
         runtime.metrics.incr("dedupe_hits")
         return claim.reply_xml if claim.status in ("answered", "failed") else ""
+    if claim.taken_over:
+        log.warning("%s %s: the first handling died unanswered; its retry answers",
+                    msg.account, msg.msg_key)
+        runtime.metrics.incr("taken_over")
     ctx.dialog = claim.dialog
     if claim.pending_replies:
         waiting.append(claim.pending_replies)
@@ -321,8 +346,8 @@ def _finish(runtime, conn, msg: Incoming, message_id: int, answered: tuple,
         return _failed(runtime, conn, msg, message_id, exc, started)
     logged = f"{rule}:{ctx.outcome}" if ctx.outcome else rule
     messages.finish(conn, message_id, status="answered", reply_kind=kind, reply_xml=xml,
-                    reply_text=plain_text(reply), handled_ms=_ms(started), rule=logged)
-    dialogs.apply(conn, msg.account, msg.openid, ctx.change)
+                    reply_text=plain_text(reply), handled_ms=_ms(started), rule=logged,
+                    msg=msg, change=ctx.change)
     if ctx.change is not None:
         _dialog_hints.note(msg, ctx.change.dialog)
     runtime.metrics.incr("handled", rule=rule.split(":")[-1])
@@ -370,8 +395,8 @@ def _defer(runtime, account: Account, msg: Incoming, message_id: int, future,
             status, error = "failed", repr(exc)
         with hotpath.write_transaction(runtime.engine) as conn:
             messages.finish(conn, message_id, status=status, reply_kind="custom",
-                            reply_text=plain_text(reply), handled_ms=_ms(started), error=error)
-            dialogs.apply(conn, msg.account, msg.openid, change)
+                            reply_text=plain_text(reply), handled_ms=_ms(started), error=error,
+                            msg=msg, change=change)
 
     future.add_done_callback(deliver)
 
