@@ -219,6 +219,7 @@ def make_queries(catalog, generator) -> list[Query]:
 
 def bench_size(size: int, items: list, tokenizer, queries: list[Query]) -> SizeResult:
     from content.normalize import extract_years, normalize_query
+    from content.scoring import scored
     from content.search import Index
 
     gc.collect()
@@ -279,7 +280,7 @@ def bench_size(size: int, items: list, tokenizer, queries: list[Query]) -> SizeR
             t1 = clock()
             terms = index.tokenizer.query_terms(normalized, years) if normalized else {}
             t2 = clock()
-            index._score(terms)
+            scored(index._postings, terms)
             t3 = clock()
             index.search(query.text)
             t4 = clock()
@@ -528,7 +529,7 @@ def report(results: list[SizeResult], queries: list[Query], generate_s: float,
                  for k in kinds]
         print(f"{r.size:>7,} " + " ".join(f"{c:>17}" for c in cells))
     print("\nstages, p50 / p99 µs (normalize: normalize_query + extract_years; terms: "
-          "Tokenizer.query_terms; score: Index._score; rest: ranking, hits, coverage):")
+          "Tokenizer.query_terms; score: scoring.scored; rest: ranking, hits, coverage):")
     for r in results:
         cells = [f"{name} {us(percentile(v, 50))}/{us(percentile(v, 99))}"
                  for name, v in r.stages.items()]
@@ -543,8 +544,7 @@ def report(results: list[SizeResult], queries: list[Query], generate_s: float,
     print(f"\nslowest queries at {largest.size:,} (best of {TIMED_ROUNDS} µs): "
           + "; ".join(f"{text} {us(t)}" for t, text in largest.slowest))
 
-    by = {r.size: r for r in results}
-    small, mid, big = by[1_000], by[10_000], by[100_000]
+    small, mid, big = sorted(results, key=lambda r: r.size)  # SIZES: 1k, 10k, 100k
     print("\nratios (noise-resistant):")
     print(f"  p50(10k)/p50(1k) {mid.p50 / small.p50:.2f}   p99(10k)/p50(1k) "
           f"{mid.p99 / small.p50:.2f}   p99(10k)/p99(1k) {mid.p99 / small.p99:.2f}")
