@@ -19,6 +19,7 @@ from werkzeug.serving import run_simple
 from bot import migrate, scheduler
 from bot.app import create_app
 from bot.cli_push import push_group, scheduler_command
+from bot.clock import shown
 from bot.config import ConfigError, Settings
 from bot.models import Case
 from bot.models.staff import ROLES
@@ -286,12 +287,12 @@ def case_show(number: str) -> None:
                        f"{'  保密' if case.confidential else ''}")
             click.echo(f"内容：{case.description}")
             for event in case_service.history(session, case):
-                click.echo(f"  {event.at:%Y-%m-%d %H:%M}  {event.actor:16} {event.action:18} "
+                click.echo(f"  {shown(event.at)}  {event.actor:16} {event.action:18} "
                            f"{event.from_state}→{event.to_state}  {event.text}")
             for reply in case_service.replies(session, case):
                 state = {"sent": "已送达", "pending": "待送达", "sending": "发送中",
                          "failed": "发送失败"}.get(reply.delivery, reply.delivery)
-                click.echo(f"  答复 {reply.at:%Y-%m-%d %H:%M} [{state}] {reply.content}"
+                click.echo(f"  答复 {shown(reply.at)} [{state}] {reply.content}"
                            + (f"  ({reply.delivery_error})" if reply.delivery_error else ""))
     finally:
         runtime.close()

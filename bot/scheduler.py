@@ -26,11 +26,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import BEIJING
 from bot.db import utcnow
 from bot.models import SchedulerLease
 from bot.services import cases as case_service
 from bot.services import delivery, push_schedules, push_send, topics
-from bot.services.pushes import BEIJING
 from bot.services.upsert import insert_for
 
 log = logging.getLogger("hotline.scheduler")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from bot.clock import beijing
 from bot.dispatch import HandlerGroup, Incoming, NotHandled, quick
 from bot.services import case_flow as flow
 from bot.services import cases as case_service
@@ -374,7 +375,7 @@ def lookup(msg: Incoming, ctx, **_):
             lines.append(f"（已依法延期{case.extended_days}个工作日）")
         for reply in replies:
             label = "通知" if reply.kind == "notice" else "答复"
-            lines.append(f"{reply.at:%m月%d日} {label}：{reply.content}")
+            lines.append(f"{beijing(reply.at):%m月%d日} {label}：{reply.content}")
         if not replies:
             lines.append("还没有答复，工作人员正在办理。")
         if case.rating:

@@ -13,12 +13,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from bot.clock import beijing
 from bot.db import utcnow
 from bot.models import AuditEntry, Disclosure, Push, PushSchedule
 from bot.services import content as content_service
 from bot.services import push_content, push_send
 from bot.services import staff as staff_service
-from bot.services.pushes import beijing, next_fire
+from bot.services.pushes import next_fire
 from bot.simulator.client import SubscriberClient
 from content.model import Item
 from tests.test_console_access import PASSWORD, csrf, login

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from bot.cli import cli
+from bot.clock import beijing
 from bot.db import utcnow
 from bot.models import Disclosure, Push, TopicSubscription
 from bot.services import content as content_service
@@ -291,7 +292,7 @@ def test_a_digest_gathers_candidates_waits_for_approval_and_rolls_on(loaded, liv
         digest_id, due = digest.id, digest.due_at
     push = push_row(loaded, digest_id)
     assert push.kind == "digest" and push.slugs == [SLUG, OTHER] and push.state == "draft"
-    assert push_service.beijing(due).hour == 18 and push_service.beijing(due).weekday() < 5
+    assert beijing(due).hour == 18 and beijing(due).weekday() < 5
     later = due + dt.timedelta(minutes=1)  # not approved in time: not sent, moved on
     with loaded.sessionmaker.begin() as session:
         push_schedules.prepare_digests(session, now=later)

@@ -139,7 +139,7 @@ def crafted_cases(session, vault):
     early = case("咨询", dt.datetime(2026, 3, 2, 9), "问政策")
     answer(early, dt.datetime(2026, 3, 2, 21))  # half a day
     on_day = case("咨询", dt.datetime(2026, 4, 1, 9), "问标准")
-    answer(on_day, dt.datetime.combine(on_day.deadline, dt.time(17)))
+    answer(on_day, dt.datetime.combine(on_day.deadline, dt.time(8)))  # 16:00 Beijing
     late = case("咨询", dt.datetime(2026, 5, 4, 9), "问资金")
     answer(late, dt.datetime.combine(late.deadline + dt.timedelta(days=1), dt.time(9)))
     complaint = case("投诉", dt.datetime(2026, 12, 30, 9), "投诉干部")
@@ -187,8 +187,9 @@ def test_items_disclosed_by_category(db):
     with db.sessionmaker.begin() as s:
         s.add_all([
             item("p1", "policy", dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 1)),
-            item("p2", "policy", dt.datetime(2026, 12, 31, 23), dt.datetime(2027, 2, 1)),
-            item("p3", "policy", dt.datetime(2027, 1, 1), dt.datetime(2027, 1, 1)),
+            # 23:00 on 31 December in Beijing (stored UTC); 00:30 on 1 January in Beijing
+            item("p2", "policy", dt.datetime(2026, 12, 31, 15), dt.datetime(2027, 2, 1)),
+            item("p3", "policy", dt.datetime(2026, 12, 31, 16, 30), dt.datetime(2027, 1, 1)),
             item("f1", "funding", dt.datetime(2025, 5, 1), dt.datetime(2026, 5, 1)),  # updated
             item("f2", "funding", dt.datetime(2025, 5, 1), dt.datetime(2025, 6, 1)),
             item("q1", "faq", dt.datetime(2025, 5, 1), dt.datetime(2026, 3, 1), "archived"),

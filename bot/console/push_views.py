@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
+from bot.clock import shown
 from bot.console.forms import ActionForm, CancelForm, PreviewForm, PushForm, ScheduleForm
 from bot.console.views import RANK, blueprint, requires
 from bot.db import utcnow
@@ -24,7 +25,7 @@ from bot.services import push_content, push_send
 from bot.services import push_schedules as schedule_service
 from bot.services import pushes as push_service
 from bot.services import staff as staff_service
-from bot.services.pushes import MSGTYPES, PushError, beijing
+from bot.services.pushes import MSGTYPES, PushError
 from content.model import CATEGORIES
 
 NUMBER = re.compile(r"[0-9]{1,18}")
@@ -42,10 +43,6 @@ def _number(text: str) -> int:
     if not NUMBER.fullmatch(text):
         abort(404)
     return int(text)
-
-
-def _when(moment) -> str:
-    return beijing(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def _with_accounts(form: PushForm | ScheduleForm) -> PushForm | ScheduleForm:
@@ -111,7 +108,7 @@ def _index(forms: dict | None = None, error: str = "", error_at: str = ""):
 
 def _labels() -> dict:
     return {"states": PUSH_STATES, "audiences": AUDIENCES, "msgtypes": MSGTYPES,
-            "categories": CATEGORIES, "kinds": KINDS, "when": _when}
+            "categories": CATEGORIES, "kinds": KINDS, "when": shown}
 
 
 def _schedule_form(rule: PushSchedule) -> ScheduleForm:
@@ -124,7 +121,7 @@ def _next_fire(rule: PushSchedule) -> str:
     if not rule.active:
         return ""
     try:
-        return _when(push_service.next_fire(rule.cron, utcnow()))
+        return shown(push_service.next_fire(rule.cron, utcnow()))
     except PushError:
         return ""
 

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from bot.clock import local_date, shown
 from bot.console.forms import (
     ActionForm,
     AssignForm,
@@ -70,6 +71,7 @@ def register(app: Flask) -> None:
                       SESSION_COOKIE_SECURE=secure,
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
                       WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600)
+    app.jinja_env.filters["when"] = shown  # stored times as staff read them: Beijing time
     app.register_blueprint(blueprint)
 
 
@@ -176,14 +178,14 @@ def _filtered(args) -> object:
         filters = _filters(args)
     except inbox_service.FilterError as exc:
         abort(Response(render_template("console/error.html", message=str(exc)), 400))
-    return inbox_service.select_cases(filters, _runtime().engine.dialect.name, utcnow().date())
+    return inbox_service.select_cases(filters, _runtime().engine.dialect.name, local_date(utcnow()))
 
 
 @blueprint.get("/")
 @requires("viewer")
 def inbox():
     args = request.args
-    today = utcnow().date()
+    today = local_date(utcnow())
     error, page = "", inbox_service.Page([], None)
     try:
         filters = _filters(args)
@@ -264,7 +266,7 @@ def case_page(number: str, forms: dict | None = None, preview: str = "", status:
     forms = forms or {}
     return render_template(
         "console/case.html", case=case, contact=contact, messages=messages, events=events,
-        today=utcnow().date(), preview=preview,
+        today=local_date(utcnow()), preview=preview,
         can_handle=g.user.role in HANDLES, can_assign=RANK[g.user.role] >= RANK["supervisor"],
         actions=flow.allowed_actions(case.state), disclosure=flow.DISCLOSURE,
         reply=forms.get("reply") or ReplyForm(formdata=None),
@@ -423,13 +425,9 @@ def _export_rows():
             if not _may_see_personal_data(case):
                 name, phone = mask_name(name), mask_phone(phone) if phone else ""
             yield (case.number, case.case_class, case.state, case.department, case.assignee,
-                   _when(case.received_at), case.deadline.isoformat(), "是" if case.overdue else "",
-                   _when(case.first_reply_at), _when(case.answered_at), _when(case.closed_at),
+                   shown(case.received_at), case.deadline.isoformat(), "是" if case.overdue else "",
+                   shown(case.first_reply_at), shown(case.answered_at), shown(case.closed_at),
                    case.rating, name, phone, _cell(case.description))
-
-
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def _cell(text: str) -> str:

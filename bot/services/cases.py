@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bot.clock import local_date
 from bot.db import utcnow
 from bot.models import Case, CaseCounter, CaseEvent, CaseMessage
 from bot.services import case_flow as flow
@@ -115,14 +116,14 @@ def open_case(session: Session, intake: Intake, vault: PersonalData, *,
     if existing is not None:
         return existing, False
     case = Case(
-        number=next_number(session, now.date()), account=intake.account, openid=intake.openid,
+        number=next_number(session, local_date(now)), account=intake.account, openid=intake.openid,
         case_class=intake.case_class, state=flow.NEW, description=intake.description.strip(),
         source_key=intake.source_key,
         content_hash=content_hash(intake.openid, intake.case_class, intake.description),
         contact_name_enc=vault.seal(intake.contact_name),
         contact_phone_enc=vault.seal(intake.contact_phone), confidential=intake.confidential,
         disclosure=_sealed_disclosure(intake.disclosure, vault), department="", assignee="",
-        received_at=now, deadline=flow.deadline(intake.case_class, now.date(), deadlines),
+        received_at=now, deadline=flow.deadline(intake.case_class, local_date(now), deadlines),
         rating="", rating_comment="", updated_at=now,
     )
     session.add(case)
@@ -172,7 +173,7 @@ def _stamp(case: Case, action: str, now: dt.datetime) -> None:
     if action == "reply":
         case.answered_at = now
         case.first_reply_at = case.first_reply_at or now
-        case.overdue = case.overdue or now.date() > case.deadline
+        case.overdue = case.overdue or local_date(now) > case.deadline
     elif action == "close":
         case.closed_at = now
     elif action == "reopen":
@@ -238,7 +239,7 @@ def corrected(session: Session, case: Case, text: str, *,
     if not text.strip():
         raise ValueError("补正内容为空")
     now = now or utcnow()
-    new_deadline = flow.restarted_deadline(now.date())
+    new_deadline = flow.restarted_deadline(local_date(now))
     apply(session, case, "corrected", "subscriber", text=text.strip(), now=now,
           data={"to": new_deadline.isoformat()})
     session.add(CaseMessage(case_id=case.id, at=now, direction="in", kind="text",
@@ -296,9 +297,10 @@ def remind_due(session: Session, *, now: dt.datetime | None = None,
     """催办: an open case whose deadline is within `working_days` working days gets one
     reminder (a "remind" event and `reminded_at`); the numbers reminded."""
     now = now or utcnow()
-    horizon = add_working_days(now.date(), working_days)
+    today = local_date(now)
+    horizon = add_working_days(today, working_days)
     due = session.scalars(select(Case).where(
-        Case.state.in_(flow.OPEN_STATES), Case.deadline <= horizon, Case.deadline >= now.date(),
+        Case.state.in_(flow.OPEN_STATES), Case.deadline <= horizon, Case.deadline >= today,
         Case.reminded_at.is_(None)).order_by(Case.deadline, Case.id).with_for_update(
         skip_locked=True))
     reminded = []
@@ -315,7 +317,7 @@ def mark_overdue(session: Session, *, now: dt.datetime | None = None) -> tuple[s
     numbers marked. Supervisors see them first (the console's 超期 filter)."""
     now = now or utcnow()
     late = session.scalars(select(Case).where(
-        Case.state.in_(flow.OPEN_STATES), Case.deadline < now.date(),
+        Case.state.in_(flow.OPEN_STATES), Case.deadline < local_date(now),
         Case.overdue.is_(False)).order_by(Case.deadline, Case.id).with_for_update(
         skip_locked=True))
     marked = []

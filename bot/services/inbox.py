@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bot.clock import day_start
 from bot.models import Case
 from bot.models.cases import OPEN_CASES_SQL
 from bot.services import case_flow as flow
@@ -140,17 +141,13 @@ def conditions(filters: Filters, today: dt.date) -> list[ColumnElement[bool]]:
         where.append(or_(Case.overdue.is_(True), Case.deadline <= soon))
     if filters.received_from:
         # no case's deadline is before the day it was received: a bound the indexes can use
-        where += [Case.received_at >= _midnight(filters.received_from),
+        where += [Case.received_at >= day_start(filters.received_from),
                   Case.deadline >= filters.received_from]
     if filters.received_to:
-        where.append(Case.received_at < _midnight(filters.received_to + dt.timedelta(1)))
+        where.append(Case.received_at < day_start(filters.received_to + dt.timedelta(1)))
     if filters.search.received_on_or_after:
         where.append(Case.deadline >= filters.search.received_on_or_after)
     return where
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())
 
 
 def select_cases(filters: Filters, dialect: str, today: dt.date) -> Select:

@@ -9,9 +9,9 @@ from importlib import resources
 from markdown_it import MarkdownIt
 from sqlalchemy import select, update
 
+from bot.clock import beijing
 from bot.db import utcnow
 from bot.models import AppState, KnowledgeItem, Push
-from bot.services.pushes import beijing
 
 TEXT_LIMIT = 1800
 _markdown = MarkdownIt("commonmark", {"html": False})

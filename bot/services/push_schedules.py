@@ -14,13 +14,13 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.clock import beijing
 from bot.db import utcnow
 from bot.models import Disclosure, Push, PushSchedule
 from bot.services.pushes import (
     MAX_ARTICLES,
     MSGTYPES,
     PushError,
-    beijing,
     create_push,
     next_fire,
 )

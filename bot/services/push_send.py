@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from sqlalchemy import func, or_, select, update
 
+from bot.clock import beijing
 from bot.db import utcnow
 from bot.models import Disclosure, Push
 from bot.services import push_content, push_template, topics
-from bot.services.pushes import beijing
 
 log = logging.getLogger("hotline.push")
 ALREADY_SENT = 45065

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.clock import BEIJING
 from bot.db import utcnow
 from bot.models import Disclosure, KnowledgeItem, Push
 from bot.models.pushes import PUSH_STATES
 from bot.services.topics import TOPICS
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_ARTICLES = 8  # a news draft holds at most 8 articles
 OPEN = ("draft", "approved")
 MSGTYPES = {"mpnews": "图文", "text": "文字", "template": "模板消息（逐人发送）"}
@@ -31,11 +30,6 @@ MSGTYPES = {"mpnews": "图文", "text": "文字", "template": "模板消息（�
 
 class PushError(ValueError):
     """A push request staff must correct; the message is shown to them as is."""
-
-
-def beijing(moment: dt.datetime) -> dt.datetime:
-    """A stored (naive UTC) time in Beijing time, for staff."""
-    return moment.replace(tzinfo=dt.UTC).astimezone(BEIJING)
 
 
 def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:

@@ -12,12 +12,12 @@ and the knowledge items disclosed (report_figures).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.clock import year_bounds
 from bot.models import Case, DisclosureDispute
 from bot.services import case_flow as flow
 from bot.services import report_disputes as disputes_service
@@ -102,7 +102,7 @@ def _zero() -> dict[str, int]:
 
 
 def table3(session: Session, year: int) -> Table3:
-    start, end = dt.datetime(year, 1, 1), dt.datetime(year + 1, 1, 1)
+    start, end = year_bounds(year)  # the Beijing calendar year
     table = Table3(year, _zero(), _zero(), {key: _zero() for key in OUTCOMES}, _zero(), _zero())
     for case in session.scalars(select(Case).where(Case.case_class == flow.DISCLOSURE,
                                                    Case.received_at < end)):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.clock import local_date, year_bounds
 from bot.models import Case, KnowledgeItem
 from bot.services import case_flow as flow
 from content.model import CATEGORIES
@@ -64,12 +65,8 @@ class Figures:
         return round(self.satisfied / self.rated, 4) if self.rated else None
 
 
-def _bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
-    return dt.datetime(year, 1, 1), dt.datetime(year + 1, 1, 1)
-
-
 def figures(session: Session, year: int) -> Figures:
-    start, end = _bounds(year)
+    start, end = year_bounds(year)  # the Beijing calendar year
     result = Figures(year, {k: ClassFigures() for k in flow.CLASSES},
                      ratings=dict.fromkeys(flow.RATINGS, 0))
     for case_class, n in session.execute(
@@ -81,11 +78,11 @@ def figures(session: Session, year: int) -> Figures:
                 Case.answered_at >= start, Case.answered_at < end).limit(MAX_SAMPLE)):
         row = result.by_class.setdefault(case_class, ClassFigures())
         row.answered += 1
-        row.on_time += answered_at.date() <= deadline
+        row.on_time += local_date(answered_at) <= deadline
     result.late_at_year_end = session.scalar(
         select(func.count()).select_from(Case).where(
             Case.received_at < end, Case.state != flow.WITHDRAWN,
-            Case.deadline < end.date(),
+            Case.deadline < dt.date(year + 1, 1, 1),
             or_(Case.answered_at.is_(None), Case.answered_at >= end))) or 0
     waits = [(first - received).total_seconds() / 86400 for received, first in session.execute(
         select(Case.received_at, Case.first_reply_at).where(
@@ -114,7 +111,7 @@ class ItemCounts:
 
 
 def items_disclosed(session: Session, year: int) -> ItemCounts:
-    start, end = _bounds(year)
+    start, end = year_bounds(year)
     counts = ItemCounts(year, dict.fromkeys(CATEGORIES, 0), dict.fromkeys(CATEGORIES, 0))
     created = (KnowledgeItem.created_at >= start, KnowledgeItem.created_at < end)
     changed = (KnowledgeItem.created_at < start, KnowledgeItem.updated_at >= start,

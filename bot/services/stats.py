@@ -7,9 +7,10 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
+from bot.clock import day_start, local_date
 from bot.db import utcnow
 from bot.models import Case, InboundMessage
 from bot.services import case_flow as flow
@@ -42,25 +43,26 @@ def dashboard(session: Session, *, now: dt.datetime | None = None, months: int =
         select(Case.case_class, func.count()).where(*scope).group_by(Case.case_class)).all())
     board.by_state = {k: 0 for k in flow.STATES} | dict(session.execute(
         select(Case.state, func.count()).where(*scope).group_by(Case.state)).all())
-    first = now.year * 12 + now.month - 1 - (months - 1)  # months counted from year 0
-    since = dt.datetime(first // 12, first % 12 + 1, 1)
-    board.by_month = {key: 0 for key in _months(since, now)}
-    year, month = extract("year", Case.received_at), extract("month", Case.received_at)
-    for y, m, n in session.execute(select(year, month, func.count()).where(
-            *scope, Case.received_at >= since).group_by(year, month)):
-        key = f"{int(y):04d}-{int(m):02d}"
-        if key in board.by_month:
-            board.by_month[key] = n
+    today = local_date(now)
+    starts = _month_starts(today, months)  # Beijing months, as stored (UTC) bounds
+    board.by_month = dict.fromkeys(starts, 0)
+    keys, bounds = list(starts), list(starts.values())
+    # the month a case falls in: before the next month's start (the last: the rest)
+    ends = zip(keys[:-1], bounds[1:], strict=True)
+    month = case(*((Case.received_at < end, key) for key, end in ends),
+                 else_=keys[-1]) if months > 1 else literal(keys[0])
+    for key, n in session.execute(select(month, func.count()).where(
+            *scope, Case.received_at >= bounds[0]).group_by(month)):
+        board.by_month[key] = n
     waits = [(first - received).total_seconds() / 3600 for received, first in session.execute(
         select(Case.received_at, Case.first_reply_at).where(
             *scope, Case.first_reply_at.is_not(None)).limit(MAX_SAMPLE))]
     board.median_first_reply_hours = round(statistics.median(waits), 1) if waits else None
     open_cases = [*scope, Case.state.in_(flow.OPEN_STATES)]
     board.overdue_open = session.scalar(select(func.count()).select_from(Case).where(
-        *open_cases, Case.deadline < now.date())) or 0
+        *open_cases, Case.deadline < today)) or 0
     board.due_soon = session.scalar(select(func.count()).select_from(Case).where(
-        *open_cases, Case.deadline >= now.date(),
-        Case.deadline <= now.date() + dt.timedelta(days=2))) or 0
+        *open_cases, Case.deadline >= today, Case.deadline <= today + dt.timedelta(days=2))) or 0
     board.ratings = {k: 0 for k in flow.RATINGS} | dict(session.execute(
         select(Case.rating, func.count()).where(*scope, Case.rating != "")
         .group_by(Case.rating)).all())
@@ -82,9 +84,12 @@ def _top(session: Session, conditions: list, limit: int = 10) -> list[tuple[str,
         .limit(limit))]
 
 
-def _months(start: dt.datetime, end: dt.datetime) -> list[str]:
-    keys, year, month = [], start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        keys.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return keys
+def _month_starts(today: dt.date, months: int) -> dict[str, dt.datetime]:
+    """The last `months` Beijing calendar months up to `today`'s: "YYYY-MM" -> its start as
+    a stored (naive UTC) time, oldest first."""
+    starts = {}
+    for back in range(months - 1, -1, -1):
+        index = today.year * 12 + today.month - 1 - back  # months counted from year 0
+        first = dt.date(index // 12, index % 12 + 1, 1)
+        starts[f"{first:%Y-%m}"] = day_start(first)
+    return starts
