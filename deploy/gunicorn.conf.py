@@ -4,17 +4,20 @@ Two sync workers per two cores; the app (and with it jieba and the search index)
 the master before forking and frozen out of the garbage collector, so workers share its pages.
 Run `hotline db upgrade` before starting: workers never create tables.
 
-Metrics: each process writes its counters to files in HOTLINE_METRICS_DIR (emptied here at
-start) and `/metrics` sums them, whichever worker answers the scrape. prometheus_client reads
-PROMETHEUS_MULTIPROC_DIR when it is imported, so it is set here, before the app is loaded.
+Metrics: each process writes its counters to files in HOTLINE_METRICS_DIR (tmpfs by
+default; emptied here at start) and `/metrics` sums them, whichever worker answers the
+scrape. prometheus_client reads PROMETHEUS_MULTIPROC_DIR when it is imported, so it is set
+here, before the app is loaded.
 """
 
 from __future__ import annotations
 
 import gc
 import glob
+import hashlib
 import multiprocessing
 import os
+import shutil
 
 bind = os.environ.get("HOTLINE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("HOTLINE_WORKERS", multiprocessing.cpu_count()))
@@ -30,11 +33,21 @@ forwarded_allow_ips = os.environ.get("HOTLINE_PROXY_IPS", "127.0.0.1")
 wsgi_app = "bot.wsgi:app"
 
 
+SHM_PREFIX = "/dev/shm/fupin-hotline-metrics-"
+
+
 def _metrics_directory() -> str:
-    """HOTLINE_METRICS_DIR (default: <instance>/metrics), made and emptied of the last run's
-    files; on a reload (SIGHUP re-reads this file) the files are kept."""
-    path = os.path.abspath(os.environ.get("HOTLINE_METRICS_DIR") or os.path.join(
-        os.environ.get("HOTLINE_INSTANCE_PATH") or "instance", "metrics"))
+    """HOTLINE_METRICS_DIR, made and emptied of the last run's files; on a reload (SIGHUP
+    re-reads this file) the files are kept. Every request writes to these memory-mapped files:
+    on a disk, the kernel's writeback of their pages showed in the webhook's p99 (10.7-12 ms
+    against 8.8 ms on tmpfs, make bench), so the default is on tmpfs (/dev/shm, one directory
+    per instance path), or <instance>/metrics where there is no /dev/shm."""
+    instance = os.path.abspath(os.environ.get("HOTLINE_INSTANCE_PATH") or "instance")
+    path = os.environ.get("HOTLINE_METRICS_DIR")
+    if not path and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        digest = hashlib.blake2b(instance.encode(), digest_size=6).hexdigest()
+        path = f"{SHM_PREFIX}{os.getuid()}-{digest}"
+    path = os.path.abspath(path or os.path.join(instance, "metrics"))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != path:
         os.makedirs(path, mode=0o750, exist_ok=True)
         for stale in glob.glob(os.path.join(path, "*.db")):
@@ -81,3 +94,11 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # its counts stay; its live gauges go
+
+
+def on_exit(server) -> None:
+    """A default metrics directory in /dev/shm is memory: removed when gunicorn stops (the
+    next start empties it anyway)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if path.startswith(SHM_PREFIX) and not os.environ.get("HOTLINE_METRICS_DIR"):
+        shutil.rmtree(path, ignore_errors=True)

@@ -6,7 +6,9 @@ stays out of the logs."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+import runpy
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,30 @@ def test_personal_data_stays_out_of_the_logs(live, account, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in ("13812345678", "王秀英", "低保评定不公平"):
         assert secret not in logged
+
+
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm")
+def test_metric_files_default_to_tmpfs_and_go_when_gunicorn_stops(monkeypatch, tmp_path):
+    monkeypatch.delenv("HOTLINE_METRICS_DIR", raising=False)
+    # the conf sets PROMETHEUS_MULTIPROC_DIR: recorded here (set, then deleted) to be undone
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(tmp_path))
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    assert str(path).startswith("/dev/shm/fupin-hotline-metrics-") and path.is_dir()
+    (path / "counter_1.db").write_bytes(b"x")
+    conf["on_exit"](None)
+    assert not path.exists()
+
+
+def test_configured_metric_files_are_kept_when_gunicorn_stops(monkeypatch, tmp_path):
+    configured = tmp_path / "metrics"
+    monkeypatch.setenv("HOTLINE_METRICS_DIR", str(configured))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(configured)
+    (configured / "counter_1.db").write_bytes(b"x")
+    conf["on_exit"](None)
+    assert (configured / "counter_1.db").exists()
