@@ -7,6 +7,7 @@ import re
 
 from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
 
+from bot.clock import local_date
 from bot.console.forms import DisputeForm
 from bot.console.views import RANK, blueprint, requires
 from bot.db import utcnow
@@ -33,7 +34,7 @@ def _year() -> tuple[int | None, str]:
     """The year asked for (last year when none is) and the error when it is not a year."""
     text = request.args.get("year", "").strip()
     if not text:
-        return utcnow().year - 1, ""
+        return local_date(utcnow()).year - 1, ""
     try:
         return report_service.parse_year(text), ""
     except ValueError as exc:
