@@ -38,10 +38,9 @@ SHM_PREFIX = "/dev/shm/fupin-hotline-metrics-"
 
 def _metrics_directory() -> str:
     """HOTLINE_METRICS_DIR, made and emptied of the last run's files; on a reload (SIGHUP
-    re-reads this file) the files are kept. Every request writes to these memory-mapped files:
-    on a disk, the kernel's writeback of their pages showed in the webhook's p99 (10.7-12 ms
-    against 8.8 ms on tmpfs, make bench), so the default is on tmpfs (/dev/shm, one directory
-    per instance path), or <instance>/metrics where there is no /dev/shm."""
+    re-reads this file) the files are kept. Every request writes to these memory-mapped files,
+    so the default is on tmpfs (/dev/shm, one directory per instance path), where no disk
+    writeback follows them, or <instance>/metrics where there is no /dev/shm."""
     instance = os.path.abspath(os.environ.get("HOTLINE_INSTANCE_PATH") or "instance")
     path = os.environ.get("HOTLINE_METRICS_DIR")
     if not path and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
