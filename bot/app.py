@@ -12,9 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import console, pages, simulator
-from bot.clock import local_date
+from bot.clock import today
 from bot.config import Settings
-from bot.db import utcnow
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.proxy import TrustedProxy
 from bot.runtime import Runtime, build_runtime
@@ -115,7 +114,7 @@ def _metrics() -> Response:
     runtime = _runtime()
     try:
         with runtime.sessionmaker() as session:
-            cases, overdue = case_counts(session, local_date(utcnow()))
+            cases, overdue = case_counts(session, today())
     except SQLAlchemyError as exc:
         log.warning("metrics: case figures unavailable: %s", type(exc).__name__)
         runtime.metrics.incr("metrics_errors", source="cases")

@@ -9,7 +9,7 @@ import threading
 import click
 
 from bot import migrate, scheduler
-from bot.clock import beijing
+from bot.clock import shown
 from bot.config import ConfigError, Settings
 from bot.models.pushes import AUDIENCES, PUSH_STATES
 from bot.runtime import build_runtime
@@ -57,7 +57,7 @@ def push_create(slugs: tuple[str, ...], when: str, account: str, topic: str, as_
             except push_service.PushError as exc:
                 raise click.ClickException(str(exc)) from exc
             click.echo(f"推送 {push.id}：{push.title}  {PUSH_STATES[push.state]}  "
-                       f"{beijing(push.due_at):%Y-%m-%d %H:%M}")
+                       f"{shown(push.due_at)}")
     finally:
         runtime.close()
 
@@ -85,7 +85,7 @@ def _line(push) -> str:
     if push.result:
         result += f"  {push.result} 送达 {push.sent_count}/{push.total_count}"
     return (f"{push.id:>5} {PUSH_STATES[push.state]:4} "
-            f"{beijing(push.due_at):%Y-%m-%d %H:%M} {audience} {push.title}"
+            f"{shown(push.due_at)} {audience} {push.title}"
             f"{result}{('  ' + push.note) if push.note else ''}")
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from bot.db import utcnow
+
 BEIJING = ZoneInfo("Asia/Shanghai")
 SHOWN = "%Y-%m-%d %H:%M"
+SHORT = "%m-%d %H:%M"  # within the year, in notes
 
 
 def beijing(moment: dt.datetime) -> dt.datetime:
@@ -20,6 +23,11 @@ def beijing(moment: dt.datetime) -> dt.datetime:
 def local_date(moment: dt.datetime) -> dt.date:
     """The Beijing date of a stored (naive UTC) time."""
     return beijing(moment).date()
+
+
+def today() -> dt.date:
+    """The office's date now."""
+    return local_date(utcnow())
 
 
 def day_start(day: dt.date) -> dt.datetime:

@@ -7,10 +7,9 @@ import re
 
 from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
 
-from bot.clock import local_date
+from bot.clock import today
 from bot.console.forms import DisputeForm
 from bot.console.views import RANK, blueprint, requires
-from bot.db import utcnow
 from bot.models import DisclosureDispute
 from bot.models.disputes import DISPUTE_KINDS, DISPUTE_RESULTS
 from bot.services import case_flow as flow
@@ -34,7 +33,7 @@ def _year() -> tuple[int | None, str]:
     """The year asked for (last year when none is) and the error when it is not a year."""
     text = request.args.get("year", "").strip()
     if not text:
-        return local_date(utcnow()).year - 1, ""
+        return today().year - 1, ""
     try:
         return report_service.parse_year(text), ""
     except ValueError as exc:

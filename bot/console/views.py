@@ -28,7 +28,8 @@ from markupsafe import Markup, escape
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from bot.clock import local_date, shown
+from bot.clock import shown
+from bot.clock import today as office_today
 from bot.console.forms import (
     ActionForm,
     AssignForm,
@@ -178,14 +179,14 @@ def _filtered(args) -> object:
         filters = _filters(args)
     except inbox_service.FilterError as exc:
         abort(Response(render_template("console/error.html", message=str(exc)), 400))
-    return inbox_service.select_cases(filters, _runtime().engine.dialect.name, local_date(utcnow()))
+    return inbox_service.select_cases(filters, _runtime().engine.dialect.name, office_today())
 
 
 @blueprint.get("/")
 @requires("viewer")
 def inbox():
     args = request.args
-    today = local_date(utcnow())
+    today = office_today()
     error, page = "", inbox_service.Page([], None)
     try:
         filters = _filters(args)
@@ -266,7 +267,7 @@ def case_page(number: str, forms: dict | None = None, preview: str = "", status:
     forms = forms or {}
     return render_template(
         "console/case.html", case=case, contact=contact, messages=messages, events=events,
-        today=local_date(utcnow()), preview=preview,
+        today=office_today(), preview=preview,
         can_handle=g.user.role in HANDLES, can_assign=RANK[g.user.role] >= RANK["supervisor"],
         actions=flow.allowed_actions(case.state), disclosure=flow.DISCLOSURE,
         reply=forms.get("reply") or ReplyForm(formdata=None),

@@ -115,15 +115,16 @@ def open_case(session: Session, intake: Intake, vault: PersonalData, *,
     existing = find_duplicate(session, intake, now)
     if existing is not None:
         return existing, False
+    today = local_date(now)  # the office's date of receipt
     case = Case(
-        number=next_number(session, local_date(now)), account=intake.account, openid=intake.openid,
+        number=next_number(session, today), account=intake.account, openid=intake.openid,
         case_class=intake.case_class, state=flow.NEW, description=intake.description.strip(),
         source_key=intake.source_key,
         content_hash=content_hash(intake.openid, intake.case_class, intake.description),
         contact_name_enc=vault.seal(intake.contact_name),
         contact_phone_enc=vault.seal(intake.contact_phone), confidential=intake.confidential,
         disclosure=_sealed_disclosure(intake.disclosure, vault), department="", assignee="",
-        received_at=now, deadline=flow.deadline(intake.case_class, local_date(now), deadlines),
+        received_at=now, deadline=flow.deadline(intake.case_class, today, deadlines),
         rating="", rating_comment="", updated_at=now,
     )
     session.add(case)

@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.clock import beijing
+from bot.clock import SHORT, shown
 from bot.db import utcnow
 from bot.models import Disclosure, Push, PushSchedule
 from bot.services.pushes import (
@@ -112,11 +112,7 @@ def _roll_on(digest: Push, schedule: PushSchedule, now: dt.datetime) -> None:
     if digest.due_at > now:
         return
     later = next_fire(schedule.cron, now)
-    digest.note = (f"{_when(digest.due_at)} 到点时还没有新公开的信息" if not digest.slugs
-                   else f"{_when(digest.due_at)} 到点时尚未审核，未发送")
-    digest.note += f"，顺延至 {_when(later)}"
+    digest.note = (f"{shown(digest.due_at, SHORT)} 到点时还没有新公开的信息" if not digest.slugs
+                   else f"{shown(digest.due_at, SHORT)} 到点时尚未审核，未发送")
+    digest.note += f"，顺延至 {shown(later, SHORT)}"
     digest.due_at, digest.updated_at = later, utcnow()
-
-
-def _when(moment: dt.datetime) -> str:
-    return beijing(moment).strftime("%m-%d %H:%M")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from sqlalchemy import func, or_, select, update
 
-from bot.clock import beijing
+from bot.clock import SHORT, beijing, shown
 from bot.db import utcnow
 from bot.models import Disclosure, Push
 from bot.services import push_content, push_template, topics
@@ -144,7 +144,7 @@ def _job_of(push: Push) -> _Job:
 
 def _check_time(job: _Job, now: dt.datetime) -> None:
     if job.attempts == 1 and now - job.due_at > GRACE:
-        raise Refused("held", f"错过计划发送时间（{_when(job.due_at)}）超过 "
+        raise Refused("held", f"错过计划发送时间（{shown(job.due_at, SHORT)}）超过 "
                               f"{int(GRACE.total_seconds() // 3600)} 小时，未发送，请重新审核")
 
 
@@ -273,7 +273,7 @@ def _failed(runtime, job: _Job, code: int, error: str, now: dt.datetime) -> Send
     if code in RETRYABLE and job.attempts < MAX_ATTEMPTS:
         later = now + RETRY_BASE * 2 ** (job.attempts - 1)
         _finish(runtime, job, state="approved", due_at=later,
-                note=f"第 {job.attempts} 次发送未成功（{reason}），{_when(later)} 重试")
+                note=f"第 {job.attempts} 次发送未成功（{reason}），{shown(later, SHORT)} 重试")
         return SendReport(job.id, "retry", reason)
     _finish(runtime, job, state="failed", note=f"发送失败：{reason}")
     return SendReport(job.id, "failed", reason)
@@ -282,9 +282,6 @@ def _failed(runtime, job: _Job, code: int, error: str, now: dt.datetime) -> Send
 def _utc(local: dt.datetime) -> dt.datetime:
     return local.astimezone(dt.UTC).replace(tzinfo=None)
 
-
-def _when(moment: dt.datetime) -> str:
-    return beijing(moment).strftime("%m-%d %H:%M")
 
 
 def preview(runtime, push_id: int, openid: str) -> str:

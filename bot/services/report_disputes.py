@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.clock import local_date
+from bot.clock import today as office_today
 from bot.db import utcnow
 from bot.models import Case, DisclosureDispute
 from bot.models.disputes import DISPUTE_KINDS, DISPUTE_RESULTS
@@ -70,7 +70,7 @@ def parse_input(kind: str | None, filed_on: str | None, result: str | None,
 
 def check(session: Session, data: DisputeInput, today: dt.date | None = None) -> None:
     """Raises DisputeError with what is wrong; nothing is written."""
-    today = today or local_date(utcnow())
+    today = today or office_today()
     if data.kind not in DISPUTE_KINDS:
         raise DisputeError("请选择类型（行政复议或行政诉讼）")
     if data.result not in DISPUTE_RESULTS:

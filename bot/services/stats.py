@@ -7,7 +7,7 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import day_start, local_date
@@ -46,13 +46,10 @@ def dashboard(session: Session, *, now: dt.datetime | None = None, months: int =
     today = local_date(now)
     starts = _month_starts(today, months)  # Beijing months, as stored (UTC) bounds
     board.by_month = dict.fromkeys(starts, 0)
-    keys, bounds = list(starts), list(starts.values())
-    # the month a case falls in: before the next month's start (the last: the rest)
-    ends = zip(keys[:-1], bounds[1:], strict=True)
-    month = case(*((Case.received_at < end, key) for key, end in ends),
-                 else_=keys[-1]) if months > 1 else literal(keys[0])
+    # a case's month: the latest month that started before it was received
+    month = case(*((Case.received_at >= start, key) for key, start in reversed(starts.items())))
     for key, n in session.execute(select(month, func.count()).where(
-            *scope, Case.received_at >= bounds[0]).group_by(month)):
+            *scope, Case.received_at >= next(iter(starts.values()))).group_by(month)):
         board.by_month[key] = n
     waits = [(first - received).total_seconds() / 3600 for received, first in session.execute(
         select(Case.received_at, Case.first_reply_at).where(

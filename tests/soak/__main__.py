@@ -13,9 +13,9 @@ gunicorn), and the load of tests/soak/load.py on loopback. Phases:
 then a drain, and the checks: every message answered and logged once, every retry given the
 first answer, every case once, every staff reply and every push delivered once.
 Settings: SOAK_RATE (offered messages/s, default 520: a little over the target, so that the
-measured rate can meet it), SOAK_STEP
-(seconds per stretch of the p99 timeline, default 5), HOTLINE_TEST_PG_URL (a server URL; the
-database is replaced), HOTLINE_TEST_REDIS_URL (db 13 of that server is used).
+measured rate can meet it), SOAK_STEP (seconds per stretch of the p99 timeline, default 5),
+HOTLINE_TEST_PG_URL (a server URL; the database is replaced), HOTLINE_TEST_REDIS_URL (db 13 of
+that server is used).
 """
 
 from __future__ import annotations
